@@ -1,0 +1,172 @@
+"""The MINE estimator module: a critic, a bound, and MINE's moving average as state."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor, nn
+
+from mine_gan import functional as MF
+from mine_gan.estimators.critics import pairwise_scores
+from mine_gan.validation import check_choice, check_paired, check_positive, check_unit_interval
+
+__all__ = ["MINE", "Bound", "Marginal"]
+
+Bound = Literal["mine", "mine_biased", "nwj", "infonce", "smile", "js"]
+Marginal = Literal["shuffle", "all_pairs"]
+BOUNDS: tuple[str, ...] = get_args(Bound)
+MARGINALS: tuple[str, ...] = get_args(Marginal)
+
+
+class MINE(nn.Module):
+    r"""Mutual Information Neural Estimator (Belghazi et al., ICML 2018) with a choice of bound.
+
+    ``loss(x, z)`` is what an optimizer minimizes to train the critic; ``forward(x, z)`` is the estimate
+    of ``I(X; Z)`` in nats. Both are differentiable in ``x`` and ``z`` too, so a model upstream can
+    ascend (or descend) the estimate.
+
+    =================  ====================================  ==========================================
+    ``bound``          critic trained on                     ``forward`` reports
+    =================  ====================================  ==========================================
+    ``"mine"``         DV with the EMA-corrected gradient    Donsker–Varadhan value
+    ``"mine_biased"``  DV, plain minibatch gradient          Donsker–Varadhan value
+    ``"nwj"``          NWJ / MINE-f                          NWJ value
+    ``"infonce"``      InfoNCE (all ``N²`` pairs)            InfoNCE value (≤ log N)
+    ``"smile"``        Jensen–Shannon                        SMILE (DV, partition clipped at ``τ``)
+    ``"js"``           Jensen–Shannon                        Donsker–Varadhan value
+    =================  ====================================  ==========================================
+
+    .. math:: \hat I = \mathbb{E}_P[T_\theta] - \log \mathbb{E}_Q[e^{T_\theta}]
+
+    The moving average ``log m_t`` is the buffer ``log_ema``: it is in ``state_dict``, moves with
+    ``.to()``, and is updated by ``loss`` in training mode only.
+
+    Args:
+        critic: any module with ``forward(x, z) -> (N,)``; ``pairwise(x, z) -> (N, N)`` is used when
+            present (see :mod:`mine_gan.estimators.critics`).
+        bound: the bound, see the table.
+        ema_decay: decay ``γ`` of MINE's moving average (``"mine"`` only); the paper's rate α = 1 − γ.
+        marginal: how product-of-marginals samples are formed: ``"shuffle"`` pairs each ``x_i`` with a
+            randomly permuted ``z`` (N critic calls), ``"all_pairs"`` uses every ``(x_i, z_j), i ≠ j``
+            (N² calls, lower variance). Defaults to ``"all_pairs"`` for InfoNCE, else ``"shuffle"``.
+        smile_tau: clipping threshold ``τ`` of SMILE.
+
+    Example:
+        >>> import torch
+        >>> from mine_gan.estimators import ConcatCritic
+        >>> _ = torch.manual_seed(0)
+        >>> mine = MINE(ConcatCritic(1, 1, hidden_dims=(16,)), bound="mine")
+        >>> x = torch.randn(128, 1); z = x + 0.5 * torch.randn(128, 1)
+        >>> loss = mine.loss(x, z); loss.backward()
+        >>> bool(torch.isfinite(mine.log_ema))
+        True
+    """
+
+    log_ema: Tensor
+
+    def __init__(
+        self,
+        critic: nn.Module,
+        bound: Bound = "mine",
+        ema_decay: float = 0.99,
+        marginal: Marginal | None = None,
+        smile_tau: float = 5.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(critic, nn.Module):
+            raise TypeError(f"`critic` must be an nn.Module with forward(x, z) -> (N,), got {type(critic).__name__}")
+        check_choice("bound", bound, BOUNDS)
+        check_unit_interval("ema_decay", ema_decay)
+        check_positive("smile_tau", smile_tau)
+        if marginal is None:
+            marginal = "all_pairs" if bound == "infonce" else "shuffle"
+        check_choice("marginal", marginal, MARGINALS)
+        if bound == "infonce" and marginal != "all_pairs":
+            raise ValueError("`marginal` must be 'all_pairs' for bound='infonce' (it needs the full score matrix)")
+        self.critic = critic
+        self.bound: str = bound
+        self.ema_decay = ema_decay
+        self.marginal: str = marginal
+        self.smile_tau = smile_tau
+        self.register_buffer("log_ema", torch.tensor(float("-inf")))
+
+    def extra_repr(self) -> str:
+        return f"bound={self.bound!r}, marginal={self.marginal!r}, ema_decay={self.ema_decay}"
+
+    def reset_ema(self) -> None:
+        """Forget the moving average (the next training batch re-initializes it)."""
+        self.log_ema.fill_(float("-inf"))
+
+    def _prepare(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        check_paired(x, z, check_finite=False)
+        param = next(self.critic.parameters(), None)
+        dtype = param.dtype if param is not None else torch.get_default_dtype()
+        return x.to(dtype), z.to(dtype)
+
+    def scores(self, x: Tensor, z: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Critic scores on joint and product-of-marginals samples, per ``self.marginal``.
+
+        Args:
+            x: ``(N, ...)`` samples of X.
+            z: ``(N, ...)`` samples of Z, paired with ``x``.
+            generator: random generator for the ``"shuffle"`` permutation (for reproducible or
+                rank-synchronized shuffles).
+
+        Returns:
+            ``(t_joint, t_marginal)``: shapes ``(N,)`` and ``(N,)`` for ``"shuffle"``, ``(N,)`` and
+            ``(N·(N−1),)`` for ``"all_pairs"``.
+        """
+        x, z = self._prepare(x, z)
+        if self.marginal == "all_pairs":
+            s = pairwise_scores(self.critic, x, z)
+            off_diagonal = ~torch.eye(s.shape[0], dtype=torch.bool, device=s.device)
+            return s.diagonal(), s[off_diagonal]
+        perm = torch.randperm(x.shape[0], device=z.device, generator=generator)
+        both = self.critic(torch.cat([x, x]), torch.cat([z, z[perm]]))
+        return both[: x.shape[0]], both[x.shape[0] :]
+
+    def loss(self, x: Tensor, z: Tensor, generator: torch.Generator | None = None, update_ema: bool = True) -> Tensor:
+        """Scalar to minimize to train the critic; its value is minus this batch's estimate.
+
+        Args:
+            x, z: paired samples, ``(N, ...)`` each.
+            generator: random generator for the shuffle.
+            update_ema: update the moving average (training mode only). Pass ``False`` for a second
+                pass over the same batch, e.g. a generator step after the critic step.
+        """
+        if self.bound == "infonce":
+            x, z = self._prepare(x, z)
+            return -MF.infonce(pairwise_scores(self.critic, x, z))
+        t_joint, t_marginal = self.scores(x, z, generator)
+        if self.bound == "mine":
+            value, new_log_ema = MF.mine_lower_bound(t_joint, t_marginal, self.log_ema, self.ema_decay)
+            if self.training and update_ema:
+                self.log_ema.copy_(new_log_ema)
+            return -value
+        if self.bound == "mine_biased":
+            return -MF.donsker_varadhan(t_joint, t_marginal)
+        if self.bound == "nwj":
+            return -MF.nwj(t_joint, t_marginal)
+        # "smile" and "js": train on Jensen–Shannon, report the bound's own value.
+        js = MF.jensen_shannon(t_joint, t_marginal)
+        reported = self._report(t_joint, t_marginal)
+        return -(js + (reported - js).detach())
+
+    def _report(self, t_joint: Tensor, t_marginal: Tensor) -> Tensor:
+        if self.bound == "nwj":
+            return MF.nwj(t_joint, t_marginal)
+        if self.bound == "smile":
+            return MF.smile(t_joint, t_marginal, self.smile_tau)
+        return MF.donsker_varadhan(t_joint, t_marginal)
+
+    def forward(self, x: Tensor, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Estimate of ``I(X; Z)`` in nats on this batch (differentiable; see the class table)."""
+        if self.bound == "infonce":
+            x, z = self._prepare(x, z)
+            return MF.infonce(pairwise_scores(self.critic, x, z))
+        return self._report(*self.scores(x, z, generator))
+
+    def estimate_from_scores(self, t_joint: Tensor, t_marginal: Tensor) -> Tensor:
+        """The reported value from precomputed scores (``t_marginal`` as the off-diagonal pairs)."""
+        return self._report(t_joint, t_marginal)
