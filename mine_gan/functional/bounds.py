@@ -140,7 +140,8 @@ def infonce(scores: Tensor) -> Tensor:
     _check_scores("scores", scores, ndim=2)
     if scores.shape[0] != scores.shape[1]:
         raise ValueError(f"`scores` must be a square (N, N) matrix, got shape {tuple(scores.shape)}")
-    return (scores.diagonal() - logmeanexp(scores, dim=1)).mean()
+    # log_softmax subtracts the row maximum first, so each term is <= 0 in floating point too.
+    return torch.log_softmax(scores, dim=1).diagonal().mean() + math.log(scores.shape[0])
 
 
 def smile(t_joint: Tensor, t_marginal: Tensor, tau: float = 5.0) -> Tensor:

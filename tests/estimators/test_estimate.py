@@ -1,0 +1,127 @@
+"""estimate_mi against the closed-form MI of correlated Gaussians, I = -d/2 log(1 - ρ²)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mine_gan import MIEstimate, estimate_mi
+from mine_gan.data.correlated_gaussians import correlated_gaussians as sample_correlated_gaussians
+from mine_gan.data.correlated_gaussians import gaussian_mi
+
+# Fewer steps than the defaults keep each case to a few seconds; the defaults are measured by
+# benchmarks/estimator_accuracy.py over the whole sweep.
+FAST = dict(steps=500, batch_size=256, seed=0)
+
+
+def correlated_gaussians(n: int, d: int, rho: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
+    x, z = sample_correlated_gaussians(n, d, rho, torch.Generator().manual_seed(seed))
+    return x, z, gaussian_mi(d, rho)
+
+
+def assert_close_to_truth(estimate: float, truth: float) -> None:
+    assert abs(estimate - truth) <= max(0.1, 0.1 * truth), f"estimate {estimate:.3f} vs truth {truth:.3f}"
+
+
+@pytest.mark.parametrize(
+    "d, rho, bound",
+    [
+        (1, 0.5, "mine"),
+        (1, 0.9, "mine"),
+        (2, -0.7, "mine"),
+        (2, 0.9, "mine"),
+        (5, 0.5, "mine"),
+        (1, 0.9, "nwj"),
+        (2, 0.7, "smile"),
+        (5, 0.5, "js"),
+    ],
+)
+def test_estimate_matches_closed_form(d, rho, bound):
+    x, z, truth = correlated_gaussians(5000, d, rho)
+    result = estimate_mi(x, z, bound=bound, **FAST)
+    assert_close_to_truth(result.value, truth)
+
+
+def test_infonce_is_capped_by_log_batch_but_tracks_small_mi():
+    x, z, truth = correlated_gaussians(4000, 1, 0.6)
+    result = estimate_mi(x, z, bound="infonce", steps=300, batch_size=128, seed=0)
+    assert_close_to_truth(result.value, truth)
+
+
+@pytest.mark.parametrize(
+    "distort",
+    [
+        pytest.param(lambda u: u**3, id="cube"),
+        pytest.param(torch.sinh, id="sinh"),
+        # Gaussian copula with Student-t(1) = Cauchy marginals: tan(π(Φ(u) - 1/2)).
+        pytest.param(lambda u: torch.tan(math.pi * (torch.special.ndtr(u) - 0.5)), id="cauchy"),
+    ],
+)
+def test_default_preprocessing_handles_heavy_tails_and_monotone_distortions(distort):
+    x, z, truth = correlated_gaussians(5000, 2, 0.8)
+    result = estimate_mi(distort(x), distort(z), **FAST)
+    assert_close_to_truth(result.value, truth)
+
+
+def test_independent_variables_give_near_zero():
+    g = torch.Generator().manual_seed(3)
+    result = estimate_mi(torch.randn(4000, 3, generator=g), torch.randn(4000, 2, generator=g), **FAST)
+    assert abs(result.value) < 0.05
+    assert result.ci[0] <= 0.0 <= result.ci[1] + 0.02
+
+
+def test_result_carries_interval_history_and_critic():
+    x, z, truth = correlated_gaussians(3000, 1, 0.8)
+    result = estimate_mi(x, z, steps=200, batch_size=128, seed=1)
+    assert isinstance(result, MIEstimate)
+    assert result.ci[0] < result.value < result.ci[1] and result.stderr > 0
+    assert result.n_train + result.n_eval == 3000
+    assert result.history["step"][-1] == 200 and len(result.history["heldout"]) == len(result.history["step"])
+    x_tf, z_tf = result.transform
+    scores = result.critic(x_tf.transform(x[:5]), z_tf.transform(z[:5]))
+    assert scores.shape == (5,)
+    assert float(result) == result.value
+
+
+def test_same_seed_same_value():
+    x, z, _ = correlated_gaussians(2000, 1, 0.5)
+    a = estimate_mi(x, z, steps=50, batch_size=64, seed=7)
+    b = estimate_mi(x, z, steps=50, batch_size=64, seed=7)
+    assert a.value == b.value
+
+
+def test_numpy_integer_and_float64_inputs():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, size=3000)
+    z = (x + rng.integers(0, 2, size=3000)).astype(np.float64)
+    result = estimate_mi(x, z, steps=300, batch_size=128, seed=0)
+    # I(X; X + B) for X uniform on 5 values, B a fair coin: H(X + B) - H(B).
+    p = np.array([1, 2, 2, 2, 2, 1]) / 10
+    truth = float(-(p * np.log(p)).sum() - math.log(2))
+    assert abs(result.value - truth) < 0.1
+
+
+def test_progress_bar(capsys):
+    x, z, _ = correlated_gaussians(1000, 1, 0.5)
+    estimate_mi(x, z, steps=20, batch_size=64, seed=0, progress=True)
+    assert "estimate_mi" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "x, z, kwargs, message",
+    [
+        (torch.zeros(10, 2), torch.zeros(9, 2), {}, r"same number of samples.*\(10, 2\).*\(9, 2\)"),
+        (torch.tensor([[0.0], [float("nan")]] * 50), torch.zeros(100, 1), {}, "`x` contains 1"),
+        (torch.zeros(100, 1), torch.full((100, 1), float("inf")), {}, "`z` contains 100 NaN or infinite"),
+        (torch.randn(100, 1), torch.randn(100, 1), {"batch_size": 128}, "`batch_size`=128 exceeds the 80"),
+        (torch.randn(100, 2, 2), torch.randn(100, 1), {}, r"\(N, C, H, W\) images, got shape \(100, 2, 2\)"),
+        (torch.randn(100, 1), torch.randn(100, 1, 1), {}, r"`z` must be \(N,\) or \(N, D\)"),
+        (torch.randn(100, 1), torch.randn(100, 1), {"bound": "kl"}, "`bound` must be one of"),
+        (torch.randn(100, 1), torch.randn(100, 1), {"eval_fraction": 1.0}, "`eval_fraction`"),
+        (torch.randn(100, 1), torch.randn(100, 1), {"preprocess": "pca"}, "`preprocess` must be one of"),
+    ],
+)
+def test_bad_input_is_named(x, z, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        estimate_mi(x, z, **{"batch_size": 16, **kwargs})
