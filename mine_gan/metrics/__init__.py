@@ -1,0 +1,15 @@
+"""torchmetrics ``Metric``s, correct under DDP: mode coverage of generators (2-D mixtures, stacked digits)."""
+
+from mine_gan.metrics.digit_classifier import DigitClassifier, load_digit_classifier, train_digit_classifier
+from mine_gan.metrics.mode_coverage import ModeCoverage
+from mine_gan.metrics.mutual_information import MutualInformation
+from mine_gan.metrics.stacked_mode_coverage import StackedModeCoverage
+
+__all__ = [
+    "DigitClassifier",
+    "ModeCoverage",
+    "MutualInformation",
+    "StackedModeCoverage",
+    "load_digit_classifier",
+    "train_digit_classifier",
+]

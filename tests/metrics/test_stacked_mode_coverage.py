@@ -1,0 +1,122 @@
+import math
+
+import pytest
+import torch
+
+from mine_gan.data import StackedDigits, digit_splits, stack_labels, to_tanh_range
+from mine_gan.metrics import StackedModeCoverage, load_digit_classifier
+from mine_gan.metrics.functional import stacked_mode_coverage, stacked_mode_labels
+
+
+@pytest.fixture(scope="module")
+def correct_test_digits(digit_classifier_32):
+    """One held-out 32×32 image of each digit that the classifier labels correctly: ``(10, 1, 32, 32)``."""
+    classifier, _ = digit_classifier_32
+    images, labels = digit_splits()["test"]
+    images = to_tanh_range(images, 32)
+    right = classifier(images).argmax(1) == labels
+    return torch.stack([images[right & (labels == d)][0] for d in range(10)])
+
+
+def _stacks(digits, triplets):
+    """Images ``(N, 3, 32, 32)`` stacking ``digits[d]`` for each triplet ``(d1, d2, d3)``."""
+    return digits[torch.as_tensor(triplets)].squeeze(2)
+
+
+def test_classifier_reaches_97_percent_on_held_out_digits(digit_classifier_32):
+    _, accuracy = digit_classifier_32
+    assert accuracy >= 0.97
+
+
+def test_every_triplet_once_covers_1000_modes_with_zero_kl(digit_classifier_32, correct_test_digits):
+    classifier, _ = digit_classifier_32
+    triplets = torch.cartesian_prod(torch.arange(10), torch.arange(10), torch.arange(10))
+    metric = StackedModeCoverage(classifier=classifier)
+    for chunk in triplets.split(250):
+        metric.update(_stacks(correct_test_digits, chunk))
+    out = metric.compute()
+    assert int(out["modes"]) == 1000 and float(out["kl"]) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("triplets", "modes"),
+    [
+        ([(4, 2, 7)] * 50, 1),  # collapse on one mode
+        ([(0, a, b) for a in range(10) for b in range(10)], 100),  # first digit stuck at 0
+        ([(1, 2, 3), (3, 2, 1), (1, 2, 3), (9, 9, 9)], 3),
+    ],
+)
+def test_known_triplets_give_their_count_and_kl(digit_classifier_32, correct_test_digits, triplets, modes):
+    classifier, _ = digit_classifier_32
+    images = _stacks(correct_test_digits, triplets)
+    assert torch.equal(stacked_mode_labels(images, classifier), stack_labels(torch.as_tensor(triplets)))
+    out = stacked_mode_coverage(images, classifier)
+    p = torch.bincount(stack_labels(torch.as_tensor(triplets))).float()
+    p = p[p > 0] / len(triplets)
+    assert int(out["modes"]) == modes
+    assert float(out["kl"]) == pytest.approx(float((p * (1000 * p).log()).sum()), abs=1e-6)
+    if modes == 1:
+        assert float(out["kl"]) == pytest.approx(math.log(1000))
+
+
+def test_held_out_stacks_are_labelled_as_often_as_three_digits_are(digit_classifier_32):
+    classifier, accuracy = digit_classifier_32
+    dm = StackedDigits(image_size=32, num_samples=10, num_val_samples=2000, batch_size=500)
+    dm.setup("test")
+    predicted, true = [], []
+    for x, y in dm.test_dataloader():
+        predicted.append(stacked_mode_labels(x, classifier))
+        true.append(y)
+    predicted, true = torch.cat(predicted), torch.cat(true)
+    # Digits of a stack are drawn independently from the test pool, so P(stack right) = accuracy³.
+    stack_accuracy = float((predicted == true).float().mean())
+    expected = accuracy**3
+    assert abs(stack_accuracy - expected) < 5 * math.sqrt(expected * (1 - expected) / len(true))
+    metric = StackedModeCoverage(classifier=classifier)
+    metric.update(x)
+    # Modes counted on real data never exceed what the batch can hold and match the true labels' count
+    # up to the misclassified stacks.
+    modes = int(stacked_mode_coverage(x, classifier)["modes"])
+    true_modes = len(torch.unique(y))
+    assert abs(modes - true_modes) <= int((stacked_mode_labels(x, classifier) != y).sum())
+
+
+def test_ddp_reduction_equals_one_process(digit_classifier_32, correct_test_digits):
+    classifier, _ = digit_classifier_32
+    triplets = torch.randint(10, (300, 3), generator=torch.Generator().manual_seed(0))
+    images = _stacks(correct_test_digits, triplets)
+    whole, rank0, rank1 = (StackedModeCoverage(classifier=classifier) for _ in range(3))
+    whole.update(images)
+    rank0.update(images[:100])
+    rank1.update(images[100:])
+    rank0.merge_state(rank1)
+    for key, value in rank0.compute().items():
+        torch.testing.assert_close(value, whole.compute()[key])
+
+
+def test_default_classifier_comes_from_the_cache(digit_classifier_cache, digit_classifier_32):
+    cached = next(digit_classifier_cache.glob("digit_classifier_*_s32_*.pt"))
+    stamp = cached.stat().st_mtime_ns
+    metric = StackedModeCoverage(image_size=32, cache_dir=digit_classifier_cache)
+    assert cached.stat().st_mtime_ns == stamp  # loaded, not retrained
+    assert metric.classifier_accuracy == digit_classifier_32[1]
+    x = torch.zeros(2, 1, 32, 32)
+    torch.testing.assert_close(metric.classifier(x), digit_classifier_32[0](x))
+    metric.train()
+    assert not metric.classifier.training
+
+
+def test_accuracy_floor_is_enforced(digit_classifier_cache, digit_classifier_32):
+    if digit_classifier_32[1] < 1.0:
+        with pytest.raises(RuntimeError, match="below min_accuracy=1.0"):
+            load_digit_classifier(32, cache_dir=digit_classifier_cache, min_accuracy=1.0)
+
+
+def test_bad_input(digit_classifier_32):
+    metric = StackedModeCoverage(classifier=digit_classifier_32[0])
+    with pytest.raises(ValueError, match="num_channels=3"):
+        metric.update(torch.zeros(4, 1, 32, 32))
+    with pytest.raises(ValueError, match="image_size"):
+        StackedModeCoverage(image_size=20)
+    with pytest.raises(ValueError, match="min_count"):
+        StackedModeCoverage(classifier=digit_classifier_32[0], min_count=0)
