@@ -4,6 +4,7 @@ from mine_gan.estimators.critics import ConcatCritic, ConvCritic, SeparableCriti
 from mine_gan.estimators.estimate import MIEstimate, estimate_mi, heldout_estimate
 from mine_gan.estimators.mine import MINE, Bound, Marginal
 from mine_gan.estimators.preprocessing import MarginalTransform, Preprocess
+from mine_gan.estimators.regularizer import MIRegularizer
 from mine_gan.estimators.shared import SharedEstimatorProvider, find_shared_estimator
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "ConcatCritic",
     "ConvCritic",
     "MIEstimate",
+    "MIRegularizer",
     "Marginal",
     "MarginalTransform",
     "Preprocess",

@@ -1,0 +1,203 @@
+"""``MIRegularizer``: MINE as a loss term that raises or lowers ``I(A; B)`` between two tensors of any model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor, nn
+
+from mine_gan import functional as MF
+from mine_gan.estimators.mine import MINE, Bound, Marginal
+from mine_gan.validation import check_choice, check_paired, check_positive
+
+__all__ = ["Direction", "MIRegularizer"]
+
+Direction = Literal["maximize", "minimize"]
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+
+
+class MIRegularizer(nn.Module):
+    r"""A loss term that pushes the mutual information between two tensors of a model up or down.
+
+    ``term = regularizer(a, b)`` returns one scalar to add to the model's loss. Back-propagating it does
+    two things at once:
+
+    - the critic ``T`` **ascends** the bound ``Î(A; B)`` (unit weight, whatever ``weight`` and
+      ``direction``), so the estimate keeps tightening;
+    - whatever produced ``a`` and ``b`` gets ``weight · ∇Î`` to **ascend** (``"maximize"``) or
+      ``weight · ∇Î`` to **descend** (``"minimize"``) the estimate.
+
+    .. math:: \mathcal{L}_{\text{model}} = \mathcal{L}_{\text{main}} \mp \beta\, \hat I_\theta(A; B),
+              \qquad \theta^\star = \arg\max_\theta \hat I_\theta(A; B)
+
+    For ``"minimize"`` the two players want opposite things (the information-bottleneck game of
+    Belghazi et al. 2018, §5.3). They are decoupled by **gradient reversal on the inputs** (Ganin &
+    Lempitsky 2015): the bound is computed on detached copies of ``a`` and ``b``, its gradient with respect to
+    them is taken, sign-flipped for ``"minimize"`` and scaled by ``weight``, and handed to the model
+    through a linear surrogate. One forward pass, one ``backward()``, one optimizer step update both
+    players, with no second critic step and no extra optimizer. ``"maximize"`` goes through the same
+    path without the flip.
+
+    **The critic is trained by your optimizer.** The regularizer is an ``nn.Module``: make it an
+    attribute of your model (then ``model.parameters()`` contains the critic) or pass
+    ``regularizer.parameters()`` to your optimizer. Give them their own parameter group for a different
+    learning rate. Nothing is optimized internally.
+
+    **Adaptive clipping** (``clip=True``, paper eq. 21): call ``regularizer(a, b, main_loss=loss,
+    params=encoder.parameters())``. With ``g_u = ∇_params main_loss`` and ``g_m`` the MI gradient in the
+    chosen direction, the term then gives ``params`` the gradient ``weight · min(‖g_u‖, ‖g_m‖) g_m / ‖g_m‖``
+    (:func:`mine_gan.functional.adaptive_clip`), so the MI term can never outweigh the main loss; add
+    ``main_loss`` to the term yourself as usual. With clipping the MI gradient reaches ``params`` only:
+    pass every parameter upstream of ``a`` and ``b`` that the main loss also trains.
+
+    Minimizing a *lower* bound is a game, not a descent: a model that outruns its critic can drive the
+    estimate far below zero (a sign the critic lags, not that ``I`` is small, since ``I ≥ 0``). Keep
+    ``weight`` small, give the critic a learning rate at least the model's, or use ``clip=True``.
+
+    The returned value is the regularizer's contribution to the objective, ``−weight · Î`` for
+    ``"maximize"`` and ``+weight · Î`` for ``"minimize"``. Its gradient is the one described above, not
+    the gradient of that value (as in MINE's own bias-corrected surrogate). The batch estimate ``Î`` is
+    kept in :attr:`last_estimate` for logging. Under ``torch.no_grad()`` (validation) the call only
+    returns the value.
+
+    Args:
+        critic: the statistics network ``T(a, b) -> (N,)``, e.g.
+            :class:`~mine_gan.estimators.ConcatCritic` ``(a_dim, b_dim)``.
+        direction: ``"maximize"`` or ``"minimize"`` the mutual information.
+        weight: ``β ≥ 0``, the weight of the MI term on the model's gradient. ``0`` keeps training
+            the critic (a monitor) without touching the model.
+        bound: the bound the critic is trained on and the model's gradient comes from (see :class:`MINE`).
+        ema_decay: decay of MINE's moving average (``bound="mine"``).
+        marginal: how product-of-marginals samples are formed (see :class:`MINE`).
+        clip: adaptive gradient clipping against ``main_loss`` (requires ``main_loss`` and ``params``
+            in every call made with gradients enabled).
+
+    Shape:
+        ``a``: ``(N, D_a)``, ``b``: ``(N, D_b)`` (whatever the critic accepts, same ``N``) → scalar.
+
+    Example:
+        >>> import torch
+        >>> from mine_gan.estimators import ConcatCritic
+        >>> _ = torch.manual_seed(0)
+        >>> encoder = torch.nn.Linear(2, 2)
+        >>> reg = MIRegularizer(ConcatCritic(2, 2, hidden_dims=(16,)), direction="minimize", weight=0.1)
+        >>> optimizer = torch.optim.Adam([*encoder.parameters(), *reg.parameters()], lr=1e-3)
+        >>> x = torch.randn(64, 2)
+        >>> z = encoder(x) + 0.1 * torch.randn(64, 2)
+        >>> loss = z.pow(2).mean() + reg(x, z)
+        >>> loss.backward(); optimizer.step()
+        >>> reg.last_estimate.shape
+        torch.Size([])
+    """
+
+    last_estimate: Tensor | None
+
+    def __init__(
+        self,
+        critic: nn.Module,
+        direction: Direction = "maximize",
+        weight: float = 1.0,
+        bound: Bound = "mine",
+        ema_decay: float = 0.99,
+        marginal: Marginal | None = None,
+        clip: bool = False,
+    ) -> None:
+        super().__init__()
+        check_choice("direction", direction, DIRECTIONS)
+        check_positive("weight", weight, strict=False)
+        self.estimator = MINE(critic, bound=bound, ema_decay=ema_decay, marginal=marginal)
+        self.direction: str = direction
+        self.weight = float(weight)
+        self.clip = bool(clip)
+        self.last_estimate = None
+
+    @property
+    def critic(self) -> nn.Module:
+        return self.estimator.critic
+
+    def extra_repr(self) -> str:
+        return f"direction={self.direction!r}, weight={self.weight}, clip={self.clip}"
+
+    def forward(
+        self,
+        a: Tensor,
+        b: Tensor,
+        *,
+        main_loss: Tensor | None = None,
+        params: Iterable[Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """The term to add to the loss (see the class docstring for what its gradient does).
+
+        Args:
+            a, b: ``(N, ...)`` paired tensors; either or both may carry gradients back to the model.
+            main_loss: the model's main loss, for ``clip=True`` only.
+            params: the parameters ``g_u`` and ``g_m`` are compared over, for ``clip=True`` only.
+            generator: random generator for the ``"shuffle"`` marginal.
+
+        Returns:
+            Scalar with value ``∓ weight · Î(a; b)``.
+        """
+        self._check_inputs(a, b, main_loss, params)
+        # Detached leaves cut the model out of the critic's gradient: the critic always ascends the bound.
+        leaves = [t.detach().requires_grad_(t.requires_grad and torch.is_grad_enabled()) for t in (a, b)]
+        critic_loss = self.estimator.loss(leaves[0], leaves[1], generator=generator)
+        estimate = -critic_loss.detach()
+        self.last_estimate = estimate
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        value = -sign * self.weight * estimate
+        if critic_loss.grad_fn is None:  # no_grad, or a critic without parameters and constant inputs
+            return value
+
+        model_term = critic_loss.new_zeros(())
+        upstream = [(t, leaf) for t, leaf in zip((a, b), leaves, strict=True) if leaf.requires_grad]
+        if upstream and self.weight > 0:
+            # d(critic_loss)/d(input) = -dÎ/d(input); descending <input, sign * that> moves Î the chosen way.
+            grads = torch.autograd.grad(critic_loss, [leaf for _, leaf in upstream], retain_graph=True)
+            surrogate = sum((t * (sign * g)).sum() for (t, _), g in zip(upstream, grads, strict=True))
+            if self.clip:
+                model_term = self._clipped(surrogate, main_loss, params)
+            else:
+                model_term = surrogate
+        model_term = self.weight * model_term
+        return (critic_loss - critic_loss.detach()) + (model_term - model_term.detach()) + value
+
+    def _clipped(self, surrogate: Tensor, main_loss: Tensor | None, params: Iterable[Tensor] | None) -> Tensor:
+        """A term whose gradient on ``params`` is eq. 21's clipped MI gradient."""
+        assert main_loss is not None and params is not None  # checked in _check_inputs
+        params = [p for p in params if p.requires_grad]
+        mi_grads = torch.autograd.grad(surrogate, params, retain_graph=True, allow_unused=True)
+        main_grads = torch.autograd.grad(main_loss, params, retain_graph=True, allow_unused=True)
+        clipped = MF.adaptive_clip(main_grads, mi_grads)
+        terms = [(p * g).sum() for p, g in zip(params, clipped, strict=True) if g is not None]
+        return sum(terms, surrogate.new_zeros(()))
+
+    def _check_inputs(self, a: Tensor, b: Tensor, main_loss: Tensor | None, params: Iterable[Tensor] | None) -> None:
+        for name, t in (("a", a), ("b", b)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"`{name}` must be a torch.Tensor, got {type(t).__name__}")
+        check_paired(a, b, names=("a", "b"), check_finite=False)
+        critic = self.estimator.critic
+        for name, t, attr in (("a", a, "x_dim"), ("b", b, "z_dim")):
+            expected = getattr(critic, attr, None)
+            if not isinstance(expected, int):
+                continue  # a critic that does not declare its input size checks its inputs itself
+            features = 1 if t.ndim == 1 else t.shape[1]
+            if t.ndim > 2 or features != expected:
+                raise ValueError(
+                    f"`{name}` must be (N, {expected}) for this critic ({type(critic).__name__} with "
+                    f"{attr}={expected}), got shape {tuple(t.shape)}"
+                )
+        if self.clip and torch.is_grad_enabled():
+            if main_loss is None or params is None:
+                raise ValueError(
+                    "clip=True needs `main_loss` (the model's main loss) and `params` (the parameters to "
+                    "clip over) in each call with gradients enabled: "
+                    "regularizer(a, b, main_loss=loss, params=model.parameters())"
+                )
+            if not isinstance(main_loss, Tensor) or main_loss.ndim != 0:
+                raise ValueError(f"`main_loss` must be a scalar tensor, got {main_loss!r:.80}")
+        elif not self.clip and (main_loss is not None or params is not None):
+            raise ValueError("`main_loss` and `params` are used only with clip=True; construct with clip=True")
