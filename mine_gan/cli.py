@@ -1,0 +1,221 @@
+"""The ``mine-gan`` command line: a :class:`~pytorch_lightning.cli.LightningCLI` over every module of the package.
+
+::
+
+    mine-gan fit                                             # the default run: InfoGAN+MINE on 25 Gaussians, CPU
+    mine-gan fit --config experiments/ring8/gan_mine.yaml    # an experiment
+    mine-gan fit --config my.yaml --trainer.max_epochs=3     # any value overridden on the command line
+    mine-gan fit --print_config                              # the full, resolved configuration
+    mine-gan validate --config my.yaml --ckpt_path runs/.../last.ckpt
+
+Model and data are chosen in subclass mode (``class_path``/``init_args``): any ``LightningModule`` and
+``LightningDataModule`` of the package, or of the user's own code by import path.
+
+Without ``--config`` the default configuration shipped with the package (:data:`DEFAULT_CONFIG`) is used;
+with one, only that file (and the command line) counts, so nothing of the default leaks into an experiment.
+
+Shapes that data and networks share are linked, not repeated (see :meth:`MineGanCLI.add_arguments_to_parser`):
+the networks' ``x_dim`` / ``in_channels`` / ``out_channels`` / ``image_size`` come from the data module's
+``dims`` once it is built, InfoGAN's generator input is ``noise_dim + code_dim`` and its discriminator's code
+head has ``code_dim`` outputs when ``mi="q"``. A link whose target the chosen classes do not have
+(e.g. ``x_dim`` of a DCGAN generator) is skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, _InstantiatorFn
+from typing_extensions import override
+
+from mine_gan.callbacks.media import run_directory
+
+__all__ = ["DEFAULT_CONFIG", "MineGanCLI", "cli", "main"]
+
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
+"""The run of ``mine-gan fit`` without ``--config``: InfoGAN+MINE on the 25-Gaussian grid, on CPU."""
+
+_M = "model.init_args"
+
+
+def _first(dims: Sequence[int]) -> int:
+    return int(dims[0])
+
+
+def _last(dims: Sequence[int]) -> int:
+    return int(dims[-1])
+
+
+def _numel(dims: Sequence[int]) -> int:
+    return math.prod(int(d) for d in dims)
+
+
+def _infogan_latent_dim(noise_dim: int, categorical_dims: Sequence[int], continuous_dim: int) -> int:
+    return int(noise_dim) + sum(int(k) for k in categorical_dims) + int(continuous_dim)
+
+
+def _infogan_code_head(mi: str, categorical_dims: Sequence[int], continuous_dim: int) -> int:
+    # InfoGAN's Q(c | x) shares the discriminator's body: a code head only when the MI is estimated by Q.
+    return sum(int(k) for k in categorical_dims) + int(continuous_dim) if mi == "q" else 0
+
+
+class _TolerantInstantiator(_InstantiatorFn):
+    """Lightning's instantiator, minus links whose target the chosen class does not have.
+
+    jsonargparse skips a link whose target key is absent from the configuration (a ``generator.x_dim`` link
+    when the model is an ``InformationBottleneck``) but still reports it as applied; Lightning's
+    instantiator would then fail writing it into the module's hyperparameters.
+    """
+
+    @override
+    def __call__(self, class_type: type, *args: Any, applied_instantiation_links: dict, **kwargs: Any) -> Any:
+        self.cli._dump_config()
+        dumped = self.cli.config_dump.get(self.key, {})
+        kept = {}
+        for key, value in applied_instantiation_links.items():
+            node: Any = dumped
+            for part in key.split(".")[1:-1]:  # drop the leading "model"/"data" and the leaf
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                kept[key] = value
+        return super().__call__(class_type, *args, applied_instantiation_links=kept, **kwargs)
+
+
+class MineGanCLI(LightningCLI):
+    """LightningCLI with the package's shape links and a report of where the results are."""
+
+    @override
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--torch_threads",
+            type=int | None,
+            default=None,
+            help="torch.set_num_threads before anything is built (None: torch's default). Small networks on "
+            "CPU run faster on one thread: intra-op threads only add synchronization, worst on a busy machine.",
+        )
+        # Data shape -> networks, once the data module exists (its ``dims`` is known after construction).
+        for net in ("generator", "discriminator", "encoder"):
+            parser.link_arguments("data.dims", f"{_M}.{net}.init_args.x_dim", compute_fn=_first, apply_on="instantiate")
+            parser.link_arguments(
+                "data.dims", f"{_M}.{net}.init_args.image_size", compute_fn=_last, apply_on="instantiate"
+            )
+        parser.link_arguments(
+            "data.dims", f"{_M}.generator.init_args.out_channels", compute_fn=_first, apply_on="instantiate"
+        )
+        for net in ("discriminator", "encoder"):
+            parser.link_arguments(
+                "data.dims", f"{_M}.{net}.init_args.in_channels", compute_fn=_first, apply_on="instantiate"
+            )
+        # Information bottleneck: flat input and classes from the data.
+        parser.link_arguments("data.dims", f"{_M}.input_dim", compute_fn=_numel, apply_on="instantiate")
+        parser.link_arguments("data.num_classes", f"{_M}.num_classes", apply_on="instantiate")
+        # InfoGAN: the generator takes [noise, code]; with mi="q" the discriminator has a code head.
+        parser.link_arguments(
+            (f"{_M}.noise_dim", f"{_M}.categorical_dims", f"{_M}.continuous_dim"),
+            f"{_M}.generator.init_args.latent_dim",
+            compute_fn=_infogan_latent_dim,
+        )
+        parser.link_arguments(
+            (f"{_M}.mi", f"{_M}.categorical_dims", f"{_M}.continuous_dim"),
+            f"{_M}.discriminator.init_args.code_dim",
+            compute_fn=_infogan_code_head,
+        )
+        # BiGAN's generator, encoder and joint discriminator share z: jsonargparse links cannot chain from the
+        # generator's latent_dim (a link target above), so BiGAN configs name it once with a YAML anchor.
+
+    @override
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        threads = config.get("torch_threads")
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"`torch_threads` must be >= 1 or null, got {threads}")
+            torch.set_num_threads(threads)
+
+    @override
+    def _add_instantiators(self) -> None:
+        self.parser.add_instantiator(
+            _TolerantInstantiator(cli=self, key="model"), pl.LightningModule, subclasses=self.subclass_mode_model
+        )
+        self.parser.add_instantiator(
+            _TolerantInstantiator(cli=self, key="data"), pl.LightningDataModule, subclasses=self.subclass_mode_data
+        )
+
+    @override
+    def after_fit(self) -> None:
+        self._report("fit")
+
+    @override
+    def after_validate(self) -> None:
+        self._report("validate")
+
+    @override
+    def after_test(self) -> None:
+        self._report("test")
+
+    def _report(self, stage: str) -> None:
+        """Print the run directory, the checkpoints and the last metrics (rank 0)."""
+        trainer = self.trainer
+        if not trainer.is_global_zero:
+            return
+        lines = [f"mine-gan {stage}: results in {run_directory(trainer)}"]
+        checkpoint = trainer.checkpoint_callback
+        if stage == "fit" and checkpoint is not None and getattr(checkpoint, "dirpath", None):
+            lines.append(f"  checkpoints: {checkpoint.dirpath}")
+            if getattr(checkpoint, "best_model_path", ""):
+                lines.append(f"  best: {checkpoint.best_model_path}")
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+        if metrics:
+            lines.append("  " + "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+        print("\n".join(lines), flush=True)
+
+
+def _with_default_config(args: list[str]) -> list[str]:
+    """Insert ``--config DEFAULT_CONFIG`` after the subcommand when no ``--config`` is given."""
+    if any(a in ("-c", "--config") or a.startswith("--config=") for a in args):
+        return args
+    if args and args[0] in LightningCLI.subcommands():
+        return [args[0], "--config", str(DEFAULT_CONFIG), *args[1:]]
+    return args
+
+
+def main() -> None:
+    """Entry point of ``mine-gan`` and ``python -m mine_gan`` (arguments from ``sys.argv``)."""
+    cli()
+
+
+def cli(args: Sequence[str] | None = None, run: bool = True) -> MineGanCLI:
+    """Build (and run) the command line in-process; returns it, with ``.model``, ``.datamodule``, ``.trainer``.
+
+    Args:
+        args: command-line arguments (default: ``sys.argv[1:]``), e.g. ``["fit", "--trainer.fast_dev_run=true"]``.
+        run: run the subcommand; ``False`` only builds model, data and trainer (then ``args`` has no subcommand).
+    """
+    if args is None:  # from the console: LightningCLI reads sys.argv itself (and warns if given both)
+        sys.argv[1:] = _with_default_config(sys.argv[1:])
+        argv = None
+    else:
+        argv = _with_default_config(list(args))
+        if not run and not any(a in ("-c", "--config") or a.startswith("--config=") for a in argv):
+            argv = ["--config", str(DEFAULT_CONFIG), *argv]
+    return MineGanCLI(
+        pl.LightningModule,
+        pl.LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"prog": "mine-gan", "description": "Train MINE-regularized GANs and other mine_gan modules."},
+        run=run,
+        args=argv,
+    )
+
+
+if __name__ == "__main__":
+    main()
