@@ -4,7 +4,9 @@ Every bound is trained and evaluated by the library's ``estimate_mi`` with its d
 that is the separable critic, since it needs all N² scores of every batch). scikit-learn's
 k-NN (KSG) estimator is added where it applies, d = 1.
 
-    python experiments/gaussian_mi/run.py                 # CPU scale, writes results/
+    python experiments/gaussian_mi/run.py                 # d = 2 and 20, writes results/gaussian_mi_d2_20.*
+    python experiments/gaussian_mi/run.py --dims 2        # one panel: results/gaussian_mi_d2.*
+    python experiments/gaussian_mi/run.py --dims 1 --bounds mine --ksg   # MINE against KSG at d = 1
     python experiments/gaussian_mi/run.py --seeds 0 1 2   # more seeds
 """
 
@@ -57,7 +59,8 @@ def run(dims: list[int], rhos: list[float], bounds: list[str], seeds: list[int],
 
 def write(rows: list[dict], wall: float, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "gaussian_mi.csv", "w", newline="") as f:
+    stem = "gaussian_mi_d" + "_".join(str(d) for d in sorted({r["dim"] for r in rows}))
+    with open(out / f"{stem}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -81,7 +84,7 @@ def write(rows: list[dict], wall: float, out: Path) -> None:
     for dim, rho in keys:
         cells = [f"{mean[dim, rho, m]:.3f}" if (dim, rho, m) in mean else "–" for m in methods]
         lines.append(f"| {dim} | {rho:+.2f} | {gaussian_mi(dim, rho):.3f} | " + " | ".join(cells) + " |")
-    (out / "gaussian_mi.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
     import matplotlib
@@ -101,7 +104,7 @@ def write(rows: list[dict], wall: float, out: Path) -> None:
         ax.set(title=f"d = {dim}", xlabel="ρ", ylabel="I(X; Z) [nats]")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "gaussian_mi.png", dpi=120)
+    fig.savefig(out / f"{stem}.png", dpi=120)
 
 
 def main() -> None:

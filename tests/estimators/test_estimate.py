@@ -77,8 +77,9 @@ def test_result_carries_interval_history_and_critic():
     result = estimate_mi(x, z, steps=200, batch_size=128, seed=1)
     assert isinstance(result, MIEstimate)
     assert result.ci[0] < result.value < result.ci[1] and result.stderr > 0
-    assert result.n_train + result.n_eval == 3000
-    assert result.history["step"][-1] == 200 and len(result.history["heldout"]) == len(result.history["step"])
+    assert result.n_train + result.n_valid + result.n_eval == 3000
+    assert 0 <= result.best_step <= 200
+    assert result.history["step"][-1] == 200 and len(result.history["valid"]) == len(result.history["step"])
     x_tf, z_tf = result.transform
     scores = result.critic(x_tf.transform(x[:5]), z_tf.transform(z[:5]))
     assert scores.shape == (5,)
@@ -115,7 +116,7 @@ def test_progress_bar(capsys):
         (torch.zeros(10, 2), torch.zeros(9, 2), {}, r"same number of samples.*\(10, 2\).*\(9, 2\)"),
         (torch.tensor([[0.0], [float("nan")]] * 50), torch.zeros(100, 1), {}, "`x` contains 50 NaN"),
         (torch.zeros(100, 1), torch.full((100, 1), float("inf")), {}, "`z` contains 100 NaN or infinite"),
-        (torch.randn(100, 1), torch.randn(100, 1), {"batch_size": 128}, "`batch_size`=128 exceeds the 80"),
+        (torch.randn(100, 1), torch.randn(100, 1), {"batch_size": 128}, "`batch_size`=128 exceeds the 72"),
         (torch.randn(100, 2, 2), torch.randn(100, 1), {}, r"\(N, C, H, W\) images, got shape \(100, 2, 2\)"),
         (torch.randn(100, 1), torch.randn(100, 1, 1), {}, r"`z` must be \(N,\) or \(N, D\)"),
         (torch.randn(100, 1), torch.randn(100, 1), {"bound": "kl"}, "`bound` must be one of"),
@@ -126,3 +127,13 @@ def test_progress_bar(capsys):
 def test_bad_input_is_named(x, z, kwargs, message):
     with pytest.raises(ValueError, match=message):
         estimate_mi(x, z, **{"batch_size": 16, **kwargs})
+
+
+def test_early_stopping_keeps_an_overfitting_critic_from_going_negative():
+    """Independent 10-d variables, few samples: the last critic overfits, the validated one does not."""
+    g = torch.Generator().manual_seed(4)
+    x, z = torch.randn(2000, 10, generator=g), torch.randn(2000, 10, generator=g)
+    last = estimate_mi(x, z, steps=400, batch_size=256, seed=0, early_stopping=False)
+    kept = estimate_mi(x, z, steps=400, batch_size=256, seed=0)
+    assert last.value < -0.1
+    assert abs(kept.value) < 0.05 and kept.best_step < 400
