@@ -79,14 +79,14 @@ def main() -> None:
         critic = ConcatCritic(args.dim, args.dim).to(device)
         x, z = correlated_gaussians(batch_size * args.steps, args.dim, 0.8, torch.Generator().manual_seed(0))
         x, z = x.to(device), z.to(device)
-        batches = list(zip(x.split(batch_size), z.split(batch_size)))
+        batches = list(zip(x.split(batch_size), z.split(batch_size), strict=True))
         time_it(library_steps, critic, batches[:20], device)  # warm-up
         time_it(hand_written_steps, critic, batches[:20], device)
         hand, lib = [], []
         for _ in range(args.repeats):  # alternate so that machine load hits both alike
             hand.append(time_it(hand_written_steps, critic, batches, device))
             lib.append(time_it(library_steps, critic, batches, device))
-        ratios = [a / b for a, b in zip(lib, hand)]
+        ratios = [a / b for a, b in zip(lib, hand, strict=True)]
         print(f"| {batch_size} | {statistics.median(hand):.0f} | {statistics.median(lib):.0f} | "
               f"{statistics.median(ratios):.3f} | {max(lib) / max(hand):.3f} |", flush=True)
 

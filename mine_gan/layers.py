@@ -51,7 +51,7 @@ def mlp(
             raise ValueError(f"`{name}` must be positive, got {value}")
     layers: list[nn.Module] = []
     dims = [in_dim, *hidden_dims]
-    for d_in, d_out in zip(dims[:-1], dims[1:]):
+    for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
         layers += [nn.Linear(d_in, d_out), activation(act)]
     layers.append(nn.Linear(dims[-1], out_dim))
     if out_act is not None:

@@ -66,7 +66,7 @@ def check_paired(
         min_samples: the fewest samples accepted.
         check_finite: reject NaN and ±inf (costs a device sync; skip it in training loops).
     """
-    for name, t in zip(names, (x, z)):
+    for name, t in zip(names, (x, z), strict=True):
         if not isinstance(t, Tensor):
             raise TypeError(f"`{name}` must be a torch.Tensor, got {type(t).__name__}")
         if t.ndim == 0:
@@ -84,7 +84,7 @@ def check_paired(
     if x.shape[0] < min_samples:
         raise ValueError(f"need at least {min_samples} paired samples, got {x.shape[0]}")
     if check_finite:
-        for name, t in zip(names, (x, z)):
+        for name, t in zip(names, (x, z), strict=True):
             if not bool(torch.isfinite(t).all()):
                 bad = int((~torch.isfinite(t)).sum())
                 raise ValueError(f"`{name}` contains {bad} NaN or infinite value(s)")

@@ -75,14 +75,17 @@ def main() -> None:
         f"Equitability (MINE Fig. 2), estimate_mi defaults, mean over seeds {args.seeds}, {args.samples} samples; "
         f"wall time {wall / 60:.1f} min on {platform.machine()} CPU ({torch.get_num_threads()} threads).",
         "",
-        "| σ | " + " | ".join(f"{n} est (true)" for n in names) + " | spread of estimates across f | spread of truths |",
+        "| σ | "
+        + " | ".join(f"{n} est (true)" for n in names)
+        + " | spread of estimates across f | spread of truths |",
         "|---|" + "---|" * (len(names) + 2),
     ]
     for sigma in args.sigmas:
         est = [mean(sigma, n, "estimate") for n in names]
         tru = [mean(sigma, n, "truth") for n in names]
-        cells = [f"{e:.3f} ({t:.3f})" for e, t in zip(est, tru)]
-        lines.append(f"| {sigma} | " + " | ".join(cells) + f" | {max(est) - min(est):.3f} | {max(tru) - min(tru):.3f} |")
+        cells = [f"{e:.3f} ({t:.3f})" for e, t in zip(est, tru, strict=True)]
+        spreads = f" | {max(est) - min(est):.3f} | {max(tru) - min(tru):.3f} |"
+        lines.append(f"| {sigma} | " + " | ".join(cells) + spreads)
     (args.out / "equitability.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -94,13 +94,13 @@ def write(rows: list[dict], wall: float, out: Path) -> None:
 
     dims = sorted({d for d, _ in keys})
     fig, axes = plt.subplots(1, len(dims), figsize=(5 * len(dims), 4), squeeze=False)
-    for ax, dim in zip(axes[0], dims):
+    for ax, dim in zip(axes[0], dims, strict=True):
         rhos = [rho for d, rho in keys if d == dim]
         ax.plot(rhos, [gaussian_mi(dim, r) for r in rhos], "k-", lw=2, label="true")
         for m in methods:
             pts = [(r, mean[dim, r, m]) for r in rhos if (dim, r, m) in mean]
             if pts:
-                ax.plot(*zip(*pts), "o--", label=m)
+                ax.plot(*zip(*pts, strict=True), "o--", label=m)
         ax.set(title=f"d = {dim}", xlabel="ρ", ylabel="I(X; Z) [nats]")
         ax.legend()
     fig.tight_layout()

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mine_gan.estimators.critics import ConcatCritic, ConvCritic, SeparableCritic, pairwise_scores
+from mine_gan.estimators.critics import ConcatCritic, ConvCritic, SeparableCritic
 from mine_gan.estimators.mine import BOUNDS, MINE, Bound
 from mine_gan.estimators.preprocessing import MarginalTransform, Preprocess
 from mine_gan.validation import as_tensor, check_choice, check_paired, check_positive
