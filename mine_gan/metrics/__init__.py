@@ -1,4 +1,4 @@
-"""torchmetrics ``Metric``s, correct under DDP: mode coverage of generators (2-D mixtures, stacked digits)."""
+"""torchmetrics ``Metric``s, correct under DDP: mode coverage (2-D mixtures, stacked digits), whole-set MI."""
 
 from mine_gan.metrics.digit_classifier import DigitClassifier, load_digit_classifier, train_digit_classifier
 from mine_gan.metrics.mode_coverage import ModeCoverage

@@ -1,4 +1,4 @@
-"""LightningModules: GANs regularized with mutual information."""
+"""LightningModules: GANs regularized with mutual information (InfoGAN, BiGAN) and the MINE information bottleneck."""
 
 from mine_gan.models.bigan import BiGAN
 from mine_gan.models.infogan import InfoGAN
