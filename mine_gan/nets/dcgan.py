@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from mine_gan.nets.heads import DiscriminatorHeads
+
 __all__ = ["IMAGE_SIZES", "DCGANDiscriminator", "DCGANEncoder", "DCGANGenerator"]
 
 #: image size → (base grid, number of stride-2 stages)
@@ -96,7 +98,7 @@ class DCGANGenerator(nn.Module):
         return self.net(h)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(DiscriminatorHeads):
     """Conv discriminator ``D(x)`` or joint ``D(x, z)`` (BiGAN/ALI), with an optional code head ``Q(c | x)``.
 
     The conv body and a hidden linear layer give shared features; a linear head gives the logit and the
@@ -146,16 +148,6 @@ class DCGANDiscriminator(nn.Module):
                 raise ValueError(f"this discriminator is joint, D(x, z): pass `z` of {self.latent_dim} features")
             h = torch.cat([h, z], dim=1)
         return self.hidden(h)
-
-    def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
-        return self.head(self.features(x, z)).squeeze(1)
-
-    def forward_with_code(self, x: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Logits and code-head outputs from one pass through the shared body."""
-        if self.code_head is None:
-            raise ValueError("this discriminator has no code head: construct it with `code_dim > 0`")
-        h = self.features(x, z)
-        return self.head(h).squeeze(1), self.code_head(h)
 
 
 class DCGANEncoder(nn.Module):

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from mine_gan import layers
 from mine_gan.layers import Activation, mlp
+from mine_gan.nets.heads import DiscriminatorHeads
 
 __all__ = ["MLPDiscriminator", "MLPEncoder", "MLPGenerator"]
 
@@ -54,7 +55,7 @@ class MLPGenerator(nn.Module):
         return self.net(z)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(DiscriminatorHeads):
     """Discriminator ``D(x)`` or joint ``D(x, z)`` (BiGAN/ALI), with an optional code head ``Q(c | x)``.
 
     The body maps ``[x; z]`` (``z`` only when ``latent_dim > 0``) to features; a linear layer maps features
@@ -107,16 +108,6 @@ class MLPDiscriminator(nn.Module):
                 raise ValueError(f"this discriminator is joint, D(x, z): pass `z` of {self.latent_dim} features")
             x = torch.cat([x, z], dim=1)
         return self.body(x)
-
-    def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
-        return self.head(self.features(x, z)).squeeze(1)
-
-    def forward_with_code(self, x: Tensor, z: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Logits and code-head outputs from one pass through the shared body."""
-        if self.code_head is None:
-            raise ValueError("this discriminator has no code head: construct it with `code_dim > 0`")
-        h = self.features(x, z)
-        return self.head(h).squeeze(1), self.code_head(h)
 
 
 class MLPEncoder(nn.Module):
