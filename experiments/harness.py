@@ -89,6 +89,11 @@ def write_results(out: Path, name: str, rows: list[dict[str, Any]], table: str, 
         writer.writeheader()
         writer.writerows(rows)
     (out / f"{name}_{scale}.md").write_text(table.rstrip() + "\n")
+    write_meta(out, scale, wall)
+
+
+def write_meta(out: Path, scale: str, wall: float) -> None:
+    """``meta_<scale>.json``: the command line that made ``out``'s ``*_<scale>`` files, wall time, machine."""
     command = "python " + " ".join(
         shlex.quote(a) for a in [os.path.relpath(sys.argv[0], EXPERIMENTS.parent), *sys.argv[1:]]
     )

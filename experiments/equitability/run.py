@@ -13,10 +13,14 @@ import argparse
 import csv
 import math
 import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import write_meta  # noqa: E402
 
 from mine_gan import estimate_mi
 
@@ -87,6 +91,7 @@ def main() -> None:
         spreads = f" | {max(est) - min(est):.3f} | {max(tru) - min(tru):.3f} |"
         lines.append(f"| {sigma} | " + " | ".join(cells) + spreads)
     (args.out / "equitability.md").write_text("\n".join(lines) + "\n")
+    write_meta(args.out, "equitability", wall)
     print("\n".join(lines))
 
     import matplotlib

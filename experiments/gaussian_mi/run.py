@@ -15,10 +15,14 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import write_meta  # noqa: E402
 
 from mine_gan import estimate_mi
 from mine_gan.data.correlated_gaussians import correlated_gaussians, gaussian_mi
@@ -85,6 +89,7 @@ def write(rows: list[dict], wall: float, out: Path) -> None:
         cells = [f"{mean[dim, rho, m]:.3f}" if (dim, rho, m) in mean else "–" for m in methods]
         lines.append(f"| {dim} | {rho:+.2f} | {gaussian_mi(dim, rho):.3f} | " + " | ".join(cells) + " |")
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    write_meta(out, stem.rsplit("_", 1)[-1], wall)
     print("\n".join(lines))
 
     import matplotlib
