@@ -17,7 +17,6 @@ from typing_extensions import override
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import Bound
 from mine_gan.models.gan import (
-    ADVERSARIAL_LOSSES,
     AdversarialLoss,
     Clip,
     GANModule,
@@ -25,7 +24,6 @@ from mine_gan.models.gan import (
     generator_loss,
     infer_x_shape,
 )
-from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
 __all__ = ["BiGAN"]
 
@@ -73,12 +71,7 @@ class BiGAN(GANModule):
         betas: tuple[float, float] = (0.5, 0.999),
     ) -> None:
         super().__init__()
-        check_choice("clip", clip, ("adaptive", None))
-        check_choice("adversarial", adversarial, ADVERSARIAL_LOSSES)
-        check_positive("mi_weight", mi_weight, strict=False)
-        check_unit_interval("mi_ema_decay", mi_ema_decay)
-        for name, lr in (("lr_g", lr_g), ("lr_d", lr_d), ("lr_mi", lr_mi)):
-            check_positive(name, lr)
+        self._check_shared_arguments(clip, adversarial, mi_weight, mi_ema_decay, lr_g=lr_g, lr_d=lr_d, lr_mi=lr_mi)
         self.save_hyperparameters(ignore=["generator", "encoder", "discriminator", "critic"])
         self.generator, self.encoder, self.discriminator = generator, encoder, discriminator
         self.mi_weight, self.clip, self.adversarial = mi_weight, clip, adversarial

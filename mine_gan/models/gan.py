@@ -21,6 +21,7 @@ from torch.optim import Optimizer
 from typing_extensions import override
 
 from mine_gan.functional import adaptive_clip, global_norm
+from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
 __all__ = [
     "ADVERSARIAL_LOSSES",
@@ -169,6 +170,18 @@ class GANModule(pl.LightningModule):
         super().__init__()
         self.automatic_optimization = False
         self.mode_coverage: nn.Module | None = None
+
+    @staticmethod
+    def _check_shared_arguments(
+        clip: str | None, adversarial: str, mi_weight: float, mi_ema_decay: float, **learning_rates: float
+    ) -> None:
+        """The constructor arguments every GAN module of this package has, checked in one place."""
+        check_choice("clip", clip, ("adaptive", None))
+        check_choice("adversarial", adversarial, ADVERSARIAL_LOSSES)
+        check_positive("mi_weight", mi_weight, strict=False)
+        check_unit_interval("mi_ema_decay", mi_ema_decay)
+        for name, lr in learning_rates.items():
+            check_positive(name, lr)
 
     # ----------------------------------------------------------------- optimization
     def _average_gradients(self, grads: list[Tensor]) -> list[Tensor]:

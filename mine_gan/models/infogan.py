@@ -17,7 +17,6 @@ from typing_extensions import override
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic, find_shared_estimator
 from mine_gan.estimators.mine import Bound
 from mine_gan.models.gan import (
-    ADVERSARIAL_LOSSES,
     AdversarialLoss,
     Clip,
     ContinuousCode,
@@ -28,7 +27,7 @@ from mine_gan.models.gan import (
     generator_loss,
     infer_x_shape,
 )
-from mine_gan.validation import check_choice, check_positive, check_unit_interval
+from mine_gan.validation import check_choice, check_positive
 
 __all__ = ["InfoGAN"]
 
@@ -91,15 +90,10 @@ class InfoGAN(GANModule):
     ) -> None:
         super().__init__()
         check_choice("mi", mi, ("mine", "q"))
-        check_choice("clip", clip, ("adaptive", None))
-        check_choice("adversarial", adversarial, ADVERSARIAL_LOSSES)
+        self._check_shared_arguments(clip, adversarial, mi_weight, mi_ema_decay, lr_g=lr_g, lr_d=lr_d, lr_mi=lr_mi)
         check_choice("mi_source", mi_source, ("own", "shared"))
         check_choice("continuous", continuous, ("uniform", "gaussian"))
         check_positive("noise_dim", noise_dim)
-        check_positive("mi_weight", mi_weight, strict=False)
-        check_unit_interval("mi_ema_decay", mi_ema_decay)
-        for name, lr in (("lr_g", lr_g), ("lr_d", lr_d), ("lr_mi", lr_mi)):
-            check_positive(name, lr)
         if any(int(k) < 2 for k in categorical_dims) or continuous_dim < 0:
             raise ValueError(
                 f"categorical code groups need >= 2 categories and `continuous_dim` >= 0, got "

@@ -7,8 +7,6 @@ single-process runs happen in-process.
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 import pytorch_lightning as pl
 import torch
+from _subprocess_ranks import run_ranks
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from mine_gan.callbacks import MutualInformationMonitor
@@ -34,16 +33,7 @@ UPDATES = run.TRAIN_BATCHES * run.EPOCHS
 def ddp_ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """Snapshots of both ranks of a 2-process run with per-rank batch B."""
     out = tmp_path_factory.mktemp("ddp")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "_monitor_run.py"), "--world", "2", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return [torch.load(out / f"rank{r}.pt") for r in range(2)]
+    return run_ranks([str(HERE / "_monitor_run.py"), "--world", "2", "--out", str(out)], out)
 
 
 @pytest.fixture(scope="module")

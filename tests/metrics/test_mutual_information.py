@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from _subprocess_ranks import run_ranks
 from torch import Tensor
 
 from mine_gan.estimators import ConcatCritic, SeparableCritic
@@ -40,16 +39,7 @@ def brute_force(critic: torch.nn.Module, x: Tensor, z: Tensor, z_marginal: Tenso
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Tensor]]:
     out = tmp_path_factory.mktemp("ddp")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "_metric_run.py"), "--world", "2", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return [torch.load(out / f"rank{r}.pt") for r in range(2)]
+    return run_ranks([str(HERE / "_metric_run.py"), "--world", "2", "--out", str(out)], out)
 
 
 @pytest.mark.parametrize("bound", run.BOUNDS)

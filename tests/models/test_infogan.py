@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
+from _subprocess_ranks import run_ranks
 from torch import nn
 
 from mine_gan.data import Digits, GaussianMixture
@@ -322,12 +320,7 @@ def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path: Path):
     """
     script = tmp_path / "ddp_infogan.py"
     script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "PL_DISABLE_FORK": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=240, env=env
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    ranks = run_ranks([str(script), str(tmp_path)], tmp_path)
     assert all(r["steps"] > 0 for r in ranks)
     # Each optimizer averaged its gradients across ranks: the weights moved, and moved identically.
     assert not torch.equal(ranks[0]["final"], ranks[0]["initial"])
