@@ -247,8 +247,10 @@ def estimate_mi(
             f"{eval_fraction}, valid_fraction={valid_fraction}); pass a smaller batch_size or more samples"
         )
 
-    generator = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator().manual_seed(
-        int(torch.randint(0, 2**62, (1,)))
+    generator = (
+        torch.Generator().manual_seed(seed)
+        if seed is not None
+        else torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
     )
     order = torch.randperm(n, generator=generator)
     train_idx, valid_idx, eval_idx = order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]

@@ -26,9 +26,7 @@ def global_norm(grads: Sequence[Tensor | None]) -> Tensor:
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in present]))
 
 
-def adaptive_clip(
-    adv_grads: Sequence[Tensor | None], mi_grads: Sequence[Tensor | None]
-) -> list[Tensor | None]:
+def adaptive_clip(adv_grads: Sequence[Tensor | None], mi_grads: Sequence[Tensor | None]) -> list[Tensor | None]:
     r"""Rescale the MI gradient so that its norm never exceeds the adversarial gradient's (eq. 21).
 
     .. math:: g_a = \min(\|g_u\|, \|g_m\|)\, \frac{g_m}{\|g_m\|}

@@ -214,6 +214,23 @@ class GANModule(pl.LightningModule):
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    def _step_critic(self, critic_optimizer: Any, loss: Tensor, mi_params: Sequence[Tensor]) -> list[Tensor]:
+        """Step MINE's statistics network on ``loss`` and return ``loss``'s gradient w.r.t. ``mi_params``.
+
+        The critic ascends MINE's bound and the generator (or encoder) ascends the same estimate, so one
+        backward pass of the critic's loss, taken on the *non-detached* batch, gives both the critic's step
+        and the ``g_m`` of eq. 21 (averaged across processes): the critic is evaluated once per training
+        step instead of twice. The model's graph is kept for its adversarial backward. Call outside any
+        ``toggle_optimizer`` block, so that both networks' parameters require gradients.
+        """
+        t_params = self._params(critic_optimizer)
+        grads = self._average_gradients(self._backward_grads(loss, [*t_params, *mi_params], retain_graph=True))
+        for p, g in zip(t_params, grads, strict=False):
+            p.grad = g
+        critic_optimizer.step()
+        critic_optimizer.zero_grad(set_to_none=True)
+        return grads[len(t_params) :]
+
     def _step_with_mi(
         self,
         optimizer: Any,
@@ -222,34 +239,38 @@ class GANModule(pl.LightningModule):
         weight: float,
         clip: str | None,
         mi_params: Sequence[Tensor] | None = None,
+        mi_grads: Sequence[Tensor] | None = None,
     ) -> dict[str, Tensor]:
         r"""Step on ``g_u + β g_a`` where ``g_u = ∇ main_loss`` and ``g_m = ∇ mi_loss`` (eq. 21).
 
         With ``clip="adaptive"``, :math:`g_a = \min(\|g_u\|, \|g_m\|)\, g_m / \|g_m\|`, norms taken over
         ``mi_params`` (default: all of the optimizer's parameters); otherwise ``g_a = g_m``. ``mi_loss`` is
-        the term to *minimize* (minus the MI estimate). Gradients are averaged across processes before
-        clipping. Returns the norms of ``g_u``, ``g_m`` and ``g_a`` (over ``mi_params``). Call between
-        ``toggle_optimizer`` and ``untoggle_optimizer``, the losses computed after the toggle.
+        the term to *minimize* (minus the MI estimate); ``mi_grads``, its gradient w.r.t. ``mi_params``
+        already computed and averaged (see :meth:`_step_critic`), replaces it. Gradients are averaged
+        across processes before clipping. Returns the norms of ``g_u``, ``g_m`` and ``g_a`` (over
+        ``mi_params``). Call between ``toggle_optimizer`` and ``untoggle_optimizer``, the losses computed
+        after the toggle.
         """
         params = self._params(optimizer)
-        use_mi = mi_loss is not None and weight != 0
-        g_u = [g.clone() for g in self._backward_grads(main_loss, params, retain_graph=use_mi)]
-        if use_mi:
-            g_m = self._backward_grads(mi_loss, params)
-            averaged = self._average_gradients(g_u + g_m)
-            g_u, g_m = averaged[: len(params)], averaged[len(params) :]
-        else:
-            g_u = self._average_gradients(g_u)
-            g_m = [torch.zeros_like(p) for p in params]
         selected = set(map(id, mi_params)) if mi_params is not None else None
         idx = [i for i, p in enumerate(params) if selected is None or id(p) in selected]
-        g_u_sel, g_m_sel = [g_u[i] for i in idx], [g_m[i] for i in idx]
+        use_mi = mi_grads is None and mi_loss is not None and weight != 0
+        g_u = [g.clone() for g in self._backward_grads(main_loss, params, retain_graph=use_mi)]
+        if use_mi:
+            assert mi_loss is not None
+            averaged = self._average_gradients(g_u + self._backward_grads(mi_loss, params))
+            g_u = averaged[: len(params)]
+            g_m_sel = [averaged[len(params) + i] for i in idx]
+        else:
+            g_u = self._average_gradients(g_u)
+            g_m_sel = list(mi_grads) if mi_grads is not None else [torch.zeros_like(params[i]) for i in idx]
+        g_u_sel = [g_u[i] for i in idx]
         g_a_sel = adaptive_clip(g_u_sel, g_m_sel) if clip == "adaptive" else g_m_sel
-        g_a = list(g_m)
+        grads = list(g_u)
         for i, g in zip(idx, g_a_sel, strict=True):
-            g_a[i] = g
-        for p, gu, ga in zip(params, g_u, g_a, strict=True):
-            p.grad = gu + weight * ga
+            grads[i] = g_u[i] + weight * g
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return {

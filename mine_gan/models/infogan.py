@@ -39,7 +39,9 @@ class InfoGAN(GANModule):
 
     Each training step generates one fake batch and takes three steps: the discriminator (and, with
     ``mi="q"``, its code head), MINE's statistics network ``T(x, c)`` (``mi="mine"``, own estimator),
-    and the generator on ``g_u + β g_a`` (eq. 21 with ``clip="adaptive"``, else ``g_u + β g_m``).
+    and the generator on ``g_u + β g_a`` (eq. 21 with ``clip="adaptive"``, else ``g_u + β g_m``). ``T`` and
+    ``G`` both ascend MINE's estimate, so one backward pass of ``T``'s loss on the fake batch gives ``T``'s
+    step and the generator's ``g_m`` (``G`` sees ``T`` as it was before this step's update).
 
     Args:
         generator: maps ``(N, noise_dim + code_dim)`` to samples; exposes ``latent_dim`` if possible.
@@ -246,14 +248,14 @@ class InfoGAN(GANModule):
         self.untoggle_optimizer(opt_d)
         logs["d_loss"] = d_loss.detach()
 
-        # MINE's statistics network T(x, c) ascends its bound on this batch.
+        # MINE's statistics network T(x, c) ascends its bound on this batch; the same backward gives the
+        # generator's g_m, since G ascends the same estimate.
+        mi_loss: Tensor | None = None
+        mi_grads: list[Tensor] | None = None
         if self.mine is not None:
-            opt_t = optimizers[2]
-            self.toggle_optimizer(opt_t)
-            t_loss = self.mine.loss(fake.detach(), code)
-            self._step(opt_t, t_loss)
-            self.untoggle_optimizer(opt_t)
-            logs["mi"] = -t_loss.detach()
+            mi_loss = self.mine.loss(fake, code)
+            mi_grads = self._step_critic(optimizers[2], mi_loss, self._params(opt_g))
+            logs["mi"] = -mi_loss.detach()
 
         # Generator: adversarial loss and MI term from the same forward of the fake batch.
         self.toggle_optimizer(opt_g)
@@ -263,8 +265,9 @@ class InfoGAN(GANModule):
         else:
             fake_logits = self.discriminator(fake)
         g_adv = generator_loss(fake_logits, self.adversarial)
-        mi_loss = self._mi_loss(fake, code, q_out) if self.mi_weight > 0 else None
-        norms = self._step_with_mi(opt_g, g_adv, mi_loss, self.mi_weight, self.clip)
+        if mi_grads is None and self.mi_weight > 0:
+            mi_loss = self._mi_loss(fake, code, q_out)
+        norms = self._step_with_mi(opt_g, g_adv, mi_loss, self.mi_weight, self.clip, mi_grads=mi_grads)
         self.untoggle_optimizer(opt_g)
         logs["g_loss"] = (g_adv + self.mi_weight * mi_loss).detach() if mi_loss is not None else g_adv.detach()
         if mi_loss is not None and self.mi_source == "shared":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import textwrap
 from pathlib import Path
 
@@ -159,6 +160,8 @@ def test_generator_update_is_adv_gradient_plus_clipped_mi_gradient(trainer_facto
     )
     if model.mine is not None:  # all pairs: no random shuffle, so the reference sees the same marginal
         model.mine = MINE(model.mine.critic, marginal="all_pairs")
+    # g_m comes from the critic as it was before its own step in the same iteration (one shared backward).
+    mine_before = copy.deepcopy(model.mine)
     before = [p.detach().clone() for p in model.generator.parameters()]
     trainer_factory(max_steps=1, limit_val_batches=0).fit(model, flat_loader)
     delta = [p.detach() - b for p, b in zip(model.generator.parameters(), before, strict=True)]
@@ -175,7 +178,7 @@ def test_generator_update_is_adv_gradient_plus_clipped_mi_gradient(trainer_facto
         mi_loss = -(model.code.entropy() + model.code.log_likelihood(q_out, code))
     else:
         logits = model.discriminator(fake)
-        mi_loss = model.mine.loss(fake, code, update_ema=False)
+        mi_loss = mine_before.loss(fake, code)
     g_u = torch.autograd.grad(generator_loss(logits), params, retain_graph=True)
     g_m = torch.autograd.grad(mi_loss, params)
     norm_u = torch.cat([g.flatten() for g in g_u]).norm()
@@ -183,6 +186,39 @@ def test_generator_update_is_adv_gradient_plus_clipped_mi_gradient(trainer_facto
     scale = torch.minimum(norm_u, norm_m) / norm_m if clip == "adaptive" else torch.tensor(1.0)
     for d, gu, gm in zip(delta, g_u, g_m, strict=True):
         torch.testing.assert_close(d, -(gu + beta * scale * gm), rtol=1e-4, atol=1e-6)
+
+
+class _SGDCriticInfoGAN(_SGDInfoGAN):
+    """Only MINE's critic moves (SGD, lr=1): its update is minus the gradient of its own loss."""
+
+    def configure_optimizers(self):
+        return [
+            torch.optim.SGD(self.discriminator.parameters(), lr=0.0),
+            torch.optim.SGD(self.generator.parameters(), lr=0.0),
+            torch.optim.SGD(self.mine.parameters(), lr=1.0),
+        ]
+
+
+def test_critic_update_is_the_gradient_of_its_bound_on_the_fake_batch(trainer_factory, flat_loader):
+    torch.manual_seed(0)
+    model = _SGDCriticInfoGAN(
+        MLPGenerator(NOISE + CODE, 2, hidden_dims=(16,)),
+        MLPDiscriminator(2, hidden_dims=(16,)),
+        noise_dim=NOISE,
+        categorical_dims=CATS,
+        continuous_dim=CONT,
+        critic=ConcatCritic(2, CODE, hidden_dims=(16,)),
+    )
+    model.mine = MINE(model.mine.critic, marginal="all_pairs")
+    reference = copy.deepcopy(model.mine)
+    trainer_factory(max_steps=1, limit_val_batches=0).fit(model, flat_loader)
+
+    z, code = model.last_latent
+    loss = reference.loss(model.generator(z).detach(), code)  # G did not move (lr=0): the same fake batch
+    grads = torch.autograd.grad(loss, list(reference.parameters()))
+    for p, b, g in zip(model.mine.parameters(), reference.parameters(), grads, strict=True):
+        torch.testing.assert_close(p.detach(), b.detach() - g, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(model.mine.log_ema, reference.log_ema)  # the EMA moved once, as in the reference
 
 
 class _Provider(pl.Callback):
