@@ -34,11 +34,16 @@ EXPERIMENTS: dict[str, tuple[str, str | None]] = {
 
 WHY_DIFFERENT = {
     "mode_dropping": "The paper shows Fig. 3 as scatter plots only (no table). Our runs are short CPU runs of small "
-    "MLPs, far from converged at the `small` scale (blurry modes, few high-quality samples); read the comparison "
-    "between rows of one table, not absolute values, and prefer the scale with the most seeds.",
+    "MLPs, far from converged (blurry modes, few high-quality samples, most at the `small` scale); read the "
+    "comparison between rows of one table, not absolute values, and prefer the scale with the most seeds. With a "
+    "10-way code each category becomes a curve through a row or column of modes (see the grid scatter plot), and "
+    "the bridges between modes cost high-quality samples.",
     "stacked_digits": "The paper uses Stacked MNIST at 28×28 with DCGAN-size nets trained to convergence and an "
     "MNIST classifier; offline we stack scikit-learn's 1,797 8×8 digits upsampled to 16×16 (far fewer distinct "
-    "digit images per class), with small DCGANs trained for minutes, so absolute modes/KL are not comparable.",
+    "digit images per class), with small DCGANs trained for minutes, so absolute modes/KL are not comparable. "
+    "At these scales the samples are still blurry (see the sample grids): the classifier names a digit for every "
+    "channel anyway, so a high mode count measures the spread of the classifier's labels more than sample "
+    "quality (the paper's protocol has the same blind spot).",
     "bigan_digits": "The paper's ALI/ALICE/ALI+MINE run on MNIST at 28×28 for many epochs; ours on 16×16 "
     "scikit-learn digits (a few hundred test digits) for minutes; the `cpu` scale of the configs (10 epochs) "
     "is too short for either model to learn to reconstruct (accuracy near the 10 % of chance), hence the "
@@ -136,7 +141,9 @@ def section(name: str, title: str, paper_key: str | None, paper: dict[str, str])
         return lines + [f"*Not run yet:* `python experiments/{name}/run.py` writes `experiments/{name}/results/`.", ""]
     for table in tables:
         scale = table.stem.rsplit("_", 1)[-1]
-        meta_path = folder / f"meta_{scale}.json"
+        # A table's own meta (meta_<stem>.json) when a second script writes tables of the same scale.
+        own_meta = (folder / f"meta_{table.stem}.json").exists()
+        meta_path = folder / (f"meta_{table.stem}.json" if own_meta else f"meta_{scale}.json")
         if len(tables) > 1:
             lines += [f"### `{table.name}`", ""]
         if meta_path.exists():
@@ -149,12 +156,12 @@ def section(name: str, title: str, paper_key: str | None, paper: dict[str, str])
             ]
         else:
             lines += [
-                f"**Command:** `python experiments/{name}/run.py` (the script records no `meta_<scale>.json`; its "
-                "command line, scale and wall time are in the table's caption, if anywhere).",
+                "**Command:** not recorded with this table (it predates the script's `meta_<scale>.json`); the "
+                f"commands that were run are listed in `experiments/{name}/README.md`, the wall time in the caption.",
                 "",
             ]
         lines += [table.read_text().rstrip(), ""]
-        pictures = sorted(p.name for p in folder.glob(f"*{scale}.png")) if meta_path.exists() else []
+        pictures = sorted(p.name for p in folder.glob(f"*{scale}.png")) if meta_path.exists() and not own_meta else []
         if pictures:
             lines += ["Figures: " + ", ".join(f"[{p}]({name}/results/{p})" for p in pictures), ""]
         rows = read_csv(table.with_suffix(".csv"))
