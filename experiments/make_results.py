@@ -49,7 +49,11 @@ WHY_DIFFERENT = {
     "is too short for either model to learn to reconstruct (accuracy near the 10 % of chance), hence the "
     "`full` run. Our reconstruction error is a Euclidean norm on [-1, 1] pixels of 16×16 images and our "
     "MS-SSIM uses 3 scales with a 3×3 window, so neither is on the paper's scale.",
-    "bottleneck": "Digits, not permutation-invariant MNIST: error rates are on a much smaller test set.",
+    "bottleneck": "Digits, not permutation-invariant MNIST: 1,258 training and 359 test images (one test image is "
+    "0.28 points of error), 40 epochs instead of 200. β large enough to lower I(X; Z) through the MI term (1e-2) "
+    "costs about half a point of test error here although it looked better on the 180 validation images; the "
+    "model's own critic reads far below the independent estimate, i.e. the encoder partly fools its critic. The "
+    "paper's regime (60,000 images) is the `mnist` config, for a GPU.",
 }
 
 
@@ -116,6 +120,8 @@ def _compare(rows, group: str, a: str, b: str, metrics: dict[str, bool], within:
     return out
 
 
+IB_METRICS = {"test_error": False, "mi_test": False}  # lower is better for both: error, and I(X; Z) in a bottleneck
+
 COMPARISONS: dict[str, Callable[[list[dict[str, str]]], list[str]]] = {
     "mode_dropping": lambda rows: (
         _compare(
@@ -124,6 +130,11 @@ COMPARISONS: dict[str, Callable[[list[dict[str, str]]], list[str]]] = {
         + _compare(rows, "variant", "GAN+MINE (no clip)", "GAN+MINE", {"modes": True, "kl": False}, within="layout")
     ),
     "stacked_digits": lambda rows: _compare(rows, "variant", "GAN", "GAN+MINE", {"modes": True, "kl": False}),
+    "bottleneck": lambda rows: [
+        sentence
+        for variant in ("MINE-IB Gaussian", "MINE-IB additive noise", "MINE-IB propagated noise")
+        for sentence in _compare(rows, "variant", "deterministic (β=0)", variant, IB_METRICS)
+    ],
     "bigan_digits": lambda rows: _compare(
         rows, "variant", "ALI", "ALI+MINE", {"recon_error": False, "recon_accuracy_pct": True, "ms_ssim": True}
     ),
@@ -142,7 +153,7 @@ def section(name: str, title: str, paper_key: str | None, paper: dict[str, str])
     for table in tables:
         scale = table.stem.rsplit("_", 1)[-1]
         # A table's own meta (meta_<stem>.json) when a second script writes tables of the same scale.
-        own_meta = (folder / f"meta_{table.stem}.json").exists()
+        own_meta = table.stem != scale and (folder / f"meta_{table.stem}.json").exists()
         meta_path = folder / (f"meta_{table.stem}.json" if own_meta else f"meta_{scale}.json")
         if len(tables) > 1:
             lines += [f"### `{table.name}`", ""]
@@ -165,9 +176,10 @@ def section(name: str, title: str, paper_key: str | None, paper: dict[str, str])
         if pictures:
             lines += ["Figures: " + ", ".join(f"[{p}]({name}/results/{p})" for p in pictures), ""]
         rows = read_csv(table.with_suffix(".csv"))
-        if name in COMPARISONS and rows:
+        sentences = COMPARISONS[name](rows) if name in COMPARISONS and rows else []
+        if sentences:
             lines += ["**Comparison (computed from the CSV):**", ""]
-            lines += [f"- {sentence}" for sentence in COMPARISONS[name](rows)] + [""]
+            lines += [f"- {sentence}" for sentence in sentences] + [""]
     pictures = sorted(p.name for p in folder.glob("*.png"))
     if pictures and not any((folder / f"meta_{t.stem.rsplit('_', 1)[-1]}.json").exists() for t in tables):
         lines += ["Figures: " + ", ".join(f"[{p}]({name}/results/{p})" for p in pictures), ""]
