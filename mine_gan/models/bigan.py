@@ -14,12 +14,13 @@ import torch
 from torch import Tensor, nn
 from typing_extensions import override
 
-from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
+from mine_gan.estimators import MINE
 from mine_gan.estimators.mine import Bound
 from mine_gan.models.gan import (
     AdversarialLoss,
     Clip,
     GANModule,
+    default_estimator,
     discriminator_loss,
     generator_loss,
     infer_x_shape,
@@ -97,13 +98,7 @@ class BiGAN(GANModule):
                 )
         self.mine: MINE | None = None
         if mi_weight > 0:
-            if critic is None:
-                critic = (
-                    ConcatCritic(self.x_shape[0], self.noise_dim, hidden_dims=(128, 128))
-                    if len(self.x_shape) == 1
-                    else ConvCritic(self.x_shape[0], self.x_shape[-1], self.noise_dim)
-                )
-            self.mine = MINE(critic, bound=mi_bound, ema_decay=mi_ema_decay)
+            self.mine = default_estimator(critic, self.x_shape, self.noise_dim, mi_bound, mi_ema_decay)
 
     @override
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:

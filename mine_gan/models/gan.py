@@ -20,6 +20,8 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from typing_extensions import override
 
+from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
+from mine_gan.estimators.mine import Bound
 from mine_gan.functional import adaptive_clip, global_norm
 from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
@@ -29,6 +31,7 @@ __all__ = [
     "Clip",
     "GANModule",
     "LatentCode",
+    "default_estimator",
     "discriminator_loss",
     "frozen",
     "generator_loss",
@@ -147,6 +150,19 @@ class LatentCode:
         return torch.linspace(-edge, edge, steps)
 
 
+def default_estimator(
+    critic: nn.Module | None, x_shape: tuple[int, ...], z_dim: int, bound: Bound, ema_decay: float
+) -> MINE:
+    """MINE on ``(x, z)`` with ``critic``, or by default a ConcatCritic (flat ``x``) or ConvCritic (images)."""
+    if critic is None:
+        critic = (
+            ConcatCritic(x_shape[0], z_dim, hidden_dims=(128, 128))
+            if len(x_shape) == 1
+            else ConvCritic(x_shape[0], x_shape[-1], z_dim)
+        )
+    return MINE(critic, bound=bound, ema_decay=ema_decay)
+
+
 class GANModule(pl.LightningModule):
     """Base of the GAN modules: manual optimization, MI-augmented generator steps, shape checks, sampling.
 
@@ -205,14 +221,18 @@ class GANModule(pl.LightningModule):
     def _params(optimizer: Optimizer) -> list[Tensor]:
         return [p for group in optimizer.param_groups for p in group["params"]]
 
-    def _step(self, optimizer: Any, loss: Tensor) -> None:
-        """One step of ``optimizer`` on ``loss`` (call between ``toggle_optimizer`` and ``untoggle_optimizer``)."""
-        params = self._params(optimizer)
-        grads = self._average_gradients(self._backward_grads(loss, params))
+    @staticmethod
+    def _set_grads_and_step(optimizer: Any, params: Sequence[Tensor], grads: Sequence[Tensor]) -> None:
+        """Install ``grads`` as the gradients of ``params`` (all of ``optimizer``'s) and take one step."""
         for p, g in zip(params, grads, strict=True):
             p.grad = g
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+
+    def _step(self, optimizer: Any, loss: Tensor) -> None:
+        """One step of ``optimizer`` on ``loss`` (call between ``toggle_optimizer`` and ``untoggle_optimizer``)."""
+        params = self._params(optimizer)
+        self._set_grads_and_step(optimizer, params, self._average_gradients(self._backward_grads(loss, params)))
 
     def _step_critic(self, critic_optimizer: Any, loss: Tensor, mi_params: Sequence[Tensor]) -> list[Tensor]:
         """Step MINE's statistics network on ``loss`` and return ``loss``'s gradient w.r.t. ``mi_params``.
@@ -225,10 +245,7 @@ class GANModule(pl.LightningModule):
         """
         t_params = self._params(critic_optimizer)
         grads = self._average_gradients(self._backward_grads(loss, [*t_params, *mi_params], retain_graph=True))
-        for p, g in zip(t_params, grads, strict=False):
-            p.grad = g
-        critic_optimizer.step()
-        critic_optimizer.zero_grad(set_to_none=True)
+        self._set_grads_and_step(critic_optimizer, t_params, grads[: len(t_params)])
         return grads[len(t_params) :]
 
     def _step_with_mi(
@@ -269,10 +286,7 @@ class GANModule(pl.LightningModule):
         grads = list(g_u)
         for i, g in zip(idx, g_a_sel, strict=True):
             grads[i] = g_u[i] + weight * g
-        for p, g in zip(params, grads, strict=True):
-            p.grad = g
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        self._set_grads_and_step(optimizer, params, grads)
         return {
             "grad_norm_adv": global_norm(g_u_sel).detach(),
             "grad_norm_mi": global_norm(g_m_sel).detach(),

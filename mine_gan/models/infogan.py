@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from typing_extensions import override
 
-from mine_gan.estimators import MINE, ConcatCritic, ConvCritic, find_shared_estimator
+from mine_gan.estimators import MINE, find_shared_estimator
 from mine_gan.estimators.mine import Bound
 from mine_gan.models.gan import (
     AdversarialLoss,
@@ -22,6 +22,7 @@ from mine_gan.models.gan import (
     ContinuousCode,
     GANModule,
     LatentCode,
+    default_estimator,
     discriminator_loss,
     frozen,
     generator_loss,
@@ -134,13 +135,7 @@ class InfoGAN(GANModule):
                 )
         self.mine: MINE | None = None
         if mi == "mine" and mi_source == "own" and mi_weight > 0:
-            if critic is None:
-                critic = (
-                    ConcatCritic(self.x_shape[0], self.code.dim, hidden_dims=(128, 128))
-                    if len(self.x_shape) == 1
-                    else ConvCritic(self.x_shape[0], self.x_shape[-1], self.code.dim)
-                )
-            self.mine = MINE(critic, bound=mi_bound, ema_decay=mi_ema_decay)
+            self.mine = default_estimator(critic, self.x_shape, self.code.dim, mi_bound, mi_ema_decay)
         self._shared: MINE | None = None
         self.mi_pairs: dict[str, tuple[Tensor, Tensor]] = {}
 
