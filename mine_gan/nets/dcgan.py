@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from mine_gan.nets.heads import DiscriminatorHeads
+from mine_gan.nets.mlp import encoder_log_std, gaussian_parameters
 
 __all__ = ["IMAGE_SIZES", "DCGANDiscriminator", "DCGANEncoder", "DCGANGenerator"]
 
@@ -151,23 +152,30 @@ class DCGANDiscriminator(DiscriminatorHeads):
 
 
 class DCGANEncoder(nn.Module):
-    """Gaussian conv encoder ``q(z | x) = N(μ(x), σ(x)²)`` for BiGAN/ALI (σ = 1 fixed unless ``learn_std``).
+    r"""Gaussian conv encoder ``q(z | x) = N(μ(x), σ²I)`` for BiGAN/ALI (Belghazi et al., 2018, §5.2).
+
+    σ is fixed below 1 so that the aggregate posterior can match the prior ``N(0, I)`` with an informative
+    mean, and so that ascending ``I(x; z)`` ascends ``H_q(z)`` (the reasoning is spelled out in
+    :class:`~mine_gan.nets.MLPEncoder`):
+
+    .. math:: \operatorname{Cov}_x \mu(x) = (1 - \sigma^2)\, I, \qquad I_q(x; z) \le -d \log \sigma .
 
     Args:
         in_channels: image channels (1 or 3).
         image_size: ``S``, one of 16, 28, 32, 64.
-        latent_dim: features of ``z``.
+        latent_dim: ``d``, features of ``z``.
         base_channels: channels of the first conv stage (doubled per stage).
-        learn_std: also output ``log σ(x)``; otherwise ``log σ = 0``.
+        std: σ, in ``(0, 1)``; fixed unless ``learn_std``, then the value ``log σ(x)`` is learned around.
+        learn_std: also output ``log σ(x)`` (as an offset from ``log std``; unbounded).
 
     Shape:
         ``(N, C, S, S)`` → ``(mean, log_std)``, each ``(N, latent_dim)``.
 
     Example:
         >>> import torch
-        >>> mean, log_std = DCGANEncoder(1, 16, latent_dim=3, base_channels=4)(torch.randn(2, 1, 16, 16))
-        >>> mean.shape
-        torch.Size([2, 3])
+        >>> mean, log_std = DCGANEncoder(1, 16, latent_dim=3, base_channels=4, std=0.5)(torch.randn(2, 1, 16, 16))
+        >>> mean.shape, log_std.exp().unique()
+        (torch.Size([2, 3]), tensor([0.5000]))
     """
 
     def __init__(
@@ -176,19 +184,17 @@ class DCGANEncoder(nn.Module):
         image_size: int = 32,
         latent_dim: int = 64,
         base_channels: int = 64,
+        std: float = 0.5,
         learn_std: bool = False,
     ) -> None:
         super().__init__()
         _check("in_channels", in_channels)
         _check("latent_dim", latent_dim)
+        self.log_std = encoder_log_std(std)
         self.x_shape: tuple[int, ...] = (in_channels, image_size, image_size)
-        self.latent_dim, self.learn_std = latent_dim, learn_std
+        self.latent_dim, self.std, self.learn_std = latent_dim, std, learn_std
         self.conv = _ConvBody(in_channels, image_size, base_channels)
         self.out = nn.Linear(self.conv.out_features, latent_dim * (2 if learn_std else 1))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.out(self.conv(x))
-        if self.learn_std:
-            mean, log_std = out.chunk(2, dim=1)
-            return mean, log_std
-        return out, torch.zeros_like(out)
+        return gaussian_parameters(self.out(self.conv(x)), self.learn_std, self.log_std)

@@ -6,6 +6,7 @@ modules can check a configuration before training.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -15,7 +16,7 @@ from mine_gan import layers
 from mine_gan.layers import Activation, mlp
 from mine_gan.nets.heads import DiscriminatorHeads
 
-__all__ = ["MLPDiscriminator", "MLPEncoder", "MLPGenerator"]
+__all__ = ["MLPDiscriminator", "MLPEncoder", "MLPGenerator", "encoder_log_std", "gaussian_parameters"]
 
 
 def _check_dim(name: str, value: int, *, allow_zero: bool = False) -> None:
@@ -110,27 +111,67 @@ class MLPDiscriminator(DiscriminatorHeads):
         return self.body(x)
 
 
-class MLPEncoder(nn.Module):
-    r"""Gaussian encoder ``q(z | x) = N(μ(x), σ(x)²)`` for BiGAN/ALI.
+def encoder_log_std(std: float) -> float:
+    """``log σ`` of a Gaussian encoder's fixed (or initial) σ, after checking ``0 < σ < 1``.
 
-    With ``learn_std=False`` (the paper's choice, §5.2) σ = 1 is fixed, so the entropy ``H_q(z)`` is
-    constant and maximizing ``I(x; z)`` tightens the reconstruction bound.
+    σ must lie below 1 for the aggregate posterior to be able to match the prior ``N(0, I)`` with an
+    informative mean (see :class:`MLPEncoder`).
+
+    Example:
+        >>> round(encoder_log_std(0.5), 4)
+        -0.6931
+        >>> encoder_log_std(1.0)
+        Traceback (most recent call last):
+            ...
+        ValueError: `std` must be in (0, 1), got 1.0: at σ = 1 the prior N(0, I) leaves no variance for μ(x)
+    """
+    if not 0.0 < float(std) < 1.0:
+        raise ValueError(f"`std` must be in (0, 1), got {std}: at σ = 1 the prior N(0, I) leaves no variance for μ(x)")
+    return math.log(std)
+
+
+def gaussian_parameters(out: Tensor, learn_std: bool, log_std: float) -> tuple[Tensor, Tensor]:
+    """Split an encoder's output into ``(mean, log σ)``, each ``(N, latent_dim)``.
+
+    With ``learn_std`` the second half of ``out`` is an offset from ``log_std`` (so σ(x) starts near it);
+    otherwise ``out`` is the mean and ``log σ = log_std`` everywhere.
+    """
+    if learn_std:
+        mean, offset = out.chunk(2, dim=1)
+        return mean, offset + log_std
+    return out, torch.full_like(out, log_std)
+
+
+class MLPEncoder(nn.Module):
+    r"""Gaussian encoder ``q(z | x) = N(μ(x), σ²I)`` for BiGAN/ALI (Belghazi et al., 2018, §5.2).
+
+    The reconstruction error of ALI is bounded by ``KL(q ‖ p) − I_q(x; z) + H_q(z)`` (§5.2), and the
+    adversarial game drives the aggregate posterior ``q(z) = E_x q(z | x)`` to the prior ``N(0, I)``.
+    Its covariance is ``Cov μ(x) + σ²I``, so matching the prior needs
+
+    .. math:: \operatorname{Cov}_x \mu(x) = (1 - \sigma^2)\, I,
+              \qquad I_q(x; z) = H_q(z) - \tfrac{d}{2}\log(2\pi e\,\sigma^2) \le -d \log \sigma .
+
+    At σ = 1 the only match is a constant ``μ``, i.e. ``I(x; z) = 0``: the adversarial term then fights the MI
+    term. With σ fixed below 1, ``H(z | x)`` is fixed, so ascending ``I(x; z)`` ascends ``H_q(z)`` up to the
+    prior's entropy, where the bound on the right holds with equality (22 nats for ``d = 32``, σ = 0.5).
 
     Args:
         x_dim: features of ``x``.
-        latent_dim: features of ``z``.
+        latent_dim: ``d``, features of ``z``.
         hidden_dims: hidden widths.
         activation: hidden nonlinearity.
-        learn_std: also output ``log σ(x)``; otherwise ``log σ = 0``.
+        std: σ, in ``(0, 1)``; fixed unless ``learn_std``, then the value ``log σ(x)`` is learned around.
+        learn_std: also output ``log σ(x)`` (as an offset from ``log std``; unbounded).
 
     Shape:
         ``(N, x_dim)`` → ``(mean, log_std)``, each ``(N, latent_dim)``.
 
     Example:
         >>> import torch
-        >>> mean, log_std = MLPEncoder(2, 3, hidden_dims=(8,))(torch.randn(4, 2))
-        >>> mean.shape, bool((log_std == 0).all())
-        (torch.Size([4, 3]), True)
+        >>> mean, log_std = MLPEncoder(2, 3, hidden_dims=(8,), std=0.5)(torch.randn(4, 2))
+        >>> mean.shape, log_std.exp().unique()
+        (torch.Size([4, 3]), tensor([0.5000]))
     """
 
     def __init__(
@@ -139,18 +180,16 @@ class MLPEncoder(nn.Module):
         latent_dim: int = 8,
         hidden_dims: Sequence[int] = (128, 128),
         activation: Activation = "leaky_relu",
+        std: float = 0.5,
         learn_std: bool = False,
     ) -> None:
         super().__init__()
         _check_dim("x_dim", x_dim)
         _check_dim("latent_dim", latent_dim)
+        self.log_std = encoder_log_std(std)
         self.x_shape: tuple[int, ...] = (x_dim,)
-        self.latent_dim, self.learn_std = latent_dim, learn_std
+        self.latent_dim, self.std, self.learn_std = latent_dim, std, learn_std
         self.net = mlp(x_dim, list(hidden_dims), latent_dim * (2 if learn_std else 1), activation)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.net(x)
-        if self.learn_std:
-            mean, log_std = out.chunk(2, dim=1)
-            return mean, log_std
-        return out, torch.zeros_like(out)
+        return gaussian_parameters(self.net(x), self.learn_std, self.log_std)

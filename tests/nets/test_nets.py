@@ -1,5 +1,7 @@
 """Shapes, ranges and configuration errors of the MLP and DCGAN networks."""
 
+import math
+
 import pytest
 import torch
 
@@ -76,12 +78,45 @@ def test_code_head_missing_is_reported(cls):
         disc.forward_with_code(torch.randn(2, *disc.x_shape))
 
 
-@pytest.mark.parametrize("learn_std", [False, True])
-def test_encoder_std_is_fixed_at_one_unless_learned(learn_std):
+def _encoders(**kwargs):
+    return [
+        (MLPEncoder(2, 3, hidden_dims=(8,), **kwargs), torch.randn(6, 2)),
+        (DCGANEncoder(1, 16, latent_dim=3, base_channels=4, **kwargs), torch.randn(6, 1, 16, 16)),
+    ]
+
+
+@pytest.mark.parametrize("std", [0.1, 0.5, 0.9])
+def test_fixed_encoder_std_is_returned_as_log_std(std):
     torch.manual_seed(0)
-    mean, log_std = MLPEncoder(2, 3, hidden_dims=(8,), learn_std=learn_std)(torch.randn(6, 2))
-    assert mean.shape == log_std.shape == (6, 3)
-    assert bool((log_std == 0).all()) != learn_std
+    for encoder, x in _encoders(std=std):
+        mean, log_std = encoder(x)
+        assert mean.shape == log_std.shape == (6, 3)
+        torch.testing.assert_close(log_std, torch.full((6, 3), math.log(std)))
+        # BiGAN samples z = μ + exp(log σ)·ε: the spread around the mean is σ.
+        eps = torch.randn(20_000, 3)
+        z = mean[0] + log_std[0].exp() * eps
+        torch.testing.assert_close(z.std(0), torch.full((3,), std), rtol=0.03, atol=0)
+
+
+def test_learned_encoder_std_depends_on_x_and_starts_around_std():
+    torch.manual_seed(0)
+    for encoder, x in _encoders(std=0.5, learn_std=True):
+        mean, log_std = encoder(x)
+        assert mean.shape == log_std.shape == (6, 3)
+        assert log_std.std(0).min() > 0  # a function of x, not a constant
+        # the learned head is an offset from log 0.5, so a zeroed last layer gives σ = 0.5 exactly
+        head = encoder.net[-1] if isinstance(encoder, MLPEncoder) else encoder.out
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
+        torch.testing.assert_close(encoder(x)[1], torch.full((6, 3), math.log(0.5)))
+
+
+@pytest.mark.parametrize("std", [0.0, -0.5, 1.0, 1.5])
+@pytest.mark.parametrize("cls", [MLPEncoder, DCGANEncoder])
+def test_encoder_std_outside_open_unit_interval_is_refused(cls, std):
+    kwargs = {"image_size": 16, "base_channels": 4} if cls is DCGANEncoder else {}
+    with pytest.raises(ValueError, match=rf"`std` must be in \(0, 1\), got {std}"):
+        cls(std=std, **kwargs)
 
 
 @pytest.mark.parametrize(
