@@ -3,7 +3,11 @@
 * ``"grid"``: 25 Gaussians centred on the 5×5 grid ``{-4, -2, 0, 2, 4}²`` (``scale=2``, ``std=0.05``), the
   2-D experiment of VEEGAN (Srivastava et al., 2017) and PacGAN (Lin et al., 2018) also used by MINE
   (Belghazi et al., 2018, §5.1).
-* ``"ring"``: 8 Gaussians evenly spaced on a circle of radius 2 (Metz et al., 2017, Unrolled GAN).
+* ``"ring"``: 8 Gaussians evenly spaced on the unit circle (``scale=1``, ``std=0.01``), the ring of PacGAN
+  (Lin et al., 2018, Table 1; its experiment configuration ``2DRing``). Unrolled GAN (Metz et al., 2017) used
+  radius 2 and ``std=0.02``: pass ``scale`` and ``std`` for it.
+
+Both defaults are PacGAN's, so the published Table 1 numbers apply to the default layouts.
 
 Mixture weights are uniform. :func:`mixture_centers` is the one place where the layouts are defined;
 :class:`mine_gan.metrics.ModeCoverage` takes ``datamodule.centers`` and ``datamodule.std``.
@@ -25,16 +29,19 @@ __all__ = ["GaussianMixture", "Layout", "mixture_centers"]
 Layout = Literal["grid", "ring"]
 LAYOUTS: tuple[str, ...] = get_args(Layout)
 _DEFAULT_MODES = {"grid": 25, "ring": 8}
+#: PacGAN's grid spacing / ring radius and component standard deviation, per layout.
+_DEFAULT_SCALE = {"grid": 2.0, "ring": 1.0}
+_DEFAULT_STD = {"grid": 0.05, "ring": 0.01}
 
 
-def mixture_centers(layout: Layout = "grid", num_modes: int | None = None, scale: float = 2.0) -> Tensor:
+def mixture_centers(layout: Layout = "grid", num_modes: int | None = None, scale: float | None = None) -> Tensor:
     """Centres of the mixture components, shape ``(K, 2)``.
 
     Args:
         layout: ``"grid"`` (a square grid centred on the origin, spacing ``scale``) or ``"ring"``
             (a circle of radius ``scale``, first centre on the positive x-axis).
         num_modes: ``K``; a perfect square for the grid. Defaults to 25 (grid) or 8 (ring).
-        scale: grid spacing or ring radius.
+        scale: grid spacing or ring radius; defaults to PacGAN's (2 for the grid, 1 for the ring).
 
     Example:
         >>> mixture_centers("grid")[[0, 1, 5, 24]]
@@ -42,7 +49,7 @@ def mixture_centers(layout: Layout = "grid", num_modes: int | None = None, scale
                 [-4., -2.],
                 [-2., -4.],
                 [ 4.,  4.]])
-        >>> mixture_centers("ring", 4, scale=1.0).round(decimals=4).abs()
+        >>> mixture_centers("ring", 4).round(decimals=4).abs()
         tensor([[1., 0.],
                 [0., 1.],
                 [1., 0.],
@@ -50,6 +57,7 @@ def mixture_centers(layout: Layout = "grid", num_modes: int | None = None, scale
     """
     check_choice("layout", layout, LAYOUTS)
     num_modes = _DEFAULT_MODES[layout] if num_modes is None else num_modes
+    scale = _DEFAULT_SCALE[layout] if scale is None else scale
     check_positive("num_modes", num_modes)
     check_positive("scale", scale)
     if layout == "grid":
@@ -74,8 +82,8 @@ class GaussianMixture(SampledDataModule):
     Args:
         layout: ``"grid"`` (25 modes, the paper's benchmark) or ``"ring"`` (8 modes).
         num_modes: number of components; defaults to 25 (grid) or 8 (ring).
-        std: standard deviation ``σ`` of every component.
-        scale: grid spacing or ring radius.
+        std: standard deviation ``σ`` of every component; defaults to PacGAN's, 0.05 (grid) or 0.01 (ring).
+        scale: grid spacing or ring radius; defaults to PacGAN's, 2 (grid) or 1 (ring).
         num_samples: training points per epoch.
         batch_size: points per batch.
         num_val_samples: points in the validation set and in the test set.
@@ -85,6 +93,9 @@ class GaussianMixture(SampledDataModule):
         >>> dm = GaussianMixture(num_samples=512, batch_size=128)
         >>> dm.dims, tuple(dm.centers.shape), dm.std
         ((2,), (25, 2), 0.05)
+        >>> ring = GaussianMixture("ring")
+        >>> ring.std, round(float(ring.centers.norm(dim=1).max()), 4)
+        (0.01, 1.0)
         >>> next(iter(dm.train_dataloader())).shape
         torch.Size([128, 2])
     """
@@ -93,14 +104,16 @@ class GaussianMixture(SampledDataModule):
         self,
         layout: Layout = "grid",
         num_modes: int | None = None,
-        std: float = 0.05,
-        scale: float = 2.0,
+        std: float | None = None,
+        scale: float | None = None,
         num_samples: int = 100_000,
         batch_size: int = 256,
         num_val_samples: int = 2_500,
         seed: int = 0,
     ) -> None:
         super().__init__(num_samples, batch_size, num_val_samples, seed)
+        check_choice("layout", layout, LAYOUTS)
+        std = _DEFAULT_STD[layout] if std is None else std
         check_positive("std", std)
         self.save_hyperparameters()
         self.layout = layout

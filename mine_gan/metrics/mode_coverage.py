@@ -17,10 +17,11 @@ __all__ = ["ModeCoverage"]
 class ModeCoverage(Metric):
     r"""Modes covered, fraction of high-quality samples and KL to uniform, for samples of a mixture.
 
-    The VEEGAN/PacGAN protocol used in MINE §5.1 (see :mod:`mine_gan.metrics.functional.modes`): each
-    sample goes to its nearest centre and is high quality within ``num_std`` standard deviations of it; a
-    mode is covered when it holds at least ``min_count`` high-quality samples. The protocol draws 2,500
-    samples with ``min_count=20``; keep that ratio when drawing more.
+    PacGAN's protocol (Lin et al., 2018, Table 1), used in MINE §5.1 (see
+    :mod:`mine_gan.metrics.functional.modes`): each sample goes to its nearest centre and is high quality
+    within ``num_std`` standard deviations of it; a mode is captured when it holds at least ``min_count``
+    high-quality samples (PacGAN: 1, of 2,500 samples drawn). The KL is PacGAN's reverse KL of the
+    high-quality samples' mode histogram to the uniform one.
 
     .. math:: \mathrm{KL} = \sum_k p_k \log(K p_k),\quad p_k = \frac{\#\{\text{high-quality samples on mode } k\}}
               {\#\{\text{high-quality samples}\}}
@@ -32,12 +33,12 @@ class ModeCoverage(Metric):
         centers: ``(K, D)`` mixture centres (``GaussianMixture.centers``).
         std: standard deviation of the components (``GaussianMixture.std``).
         num_std: high-quality radius in standard deviations.
-        min_count: high-quality samples a mode needs to count as covered.
+        min_count: high-quality samples a mode needs to count as captured (PacGAN: 1).
         kwargs: passed to :class:`torchmetrics.Metric`.
 
     Example:
         >>> from mine_gan.data import mixture_centers
-        >>> metric = ModeCoverage(mixture_centers("ring"), std=0.02, min_count=1)
+        >>> metric = ModeCoverage(mixture_centers("ring"), std=0.01)
         >>> metric.update(mixture_centers("ring")[:3])
         >>> {k: round(float(v), 4) for k, v in metric.compute().items()}
         {'modes': 3.0, 'high_quality': 1.0, 'kl': 0.9808}
@@ -50,7 +51,7 @@ class ModeCoverage(Metric):
     counts: Tensor
     total: Tensor
 
-    def __init__(self, centers: Tensor, std: float, num_std: float = 3.0, min_count: int = 20, **kwargs: Any) -> None:
+    def __init__(self, centers: Tensor, std: float, num_std: float = 3.0, min_count: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         centers = as_tensor("centers", centers)
         if centers.ndim != 2 or centers.shape[0] == 0:

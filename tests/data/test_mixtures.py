@@ -41,6 +41,15 @@ def test_bad_arguments_name_the_argument(kwargs, named):
         GaussianMixture(**kwargs)
 
 
+@pytest.mark.parametrize(("layout", "std", "radius"), [("grid", 0.05, 4 * math.sqrt(2)), ("ring", 0.01, 1.0)])
+def test_defaults_are_pacgans_layouts(layout, std, radius):
+    # PacGAN, Table 1: 5x5 grid {-4, ..., 4}^2 with std 0.05; 8 modes on the unit circle with std 0.01.
+    dm = GaussianMixture(layout)
+    assert dm.std == std
+    assert float(dm.centers.norm(dim=1).max()) == pytest.approx(radius)
+    torch.testing.assert_close(mixture_centers(layout), dm.centers)
+
+
 def test_contract_attributes_before_setup():
     dm = GaussianMixture(layout="ring", std=0.02)
     assert dm.dims == (2,)

@@ -62,8 +62,18 @@ def test_radius_is_num_std_standard_deviations():
 
 def test_min_count_threshold():
     samples = torch.cat([GRID[0].repeat(20, 1), GRID[1].repeat(19, 1)])
-    assert int(mode_coverage(samples, GRID, std=0.05)["modes"]) == 1
-    assert int(mode_coverage(samples, GRID, std=0.05, min_count=19)["modes"]) == 2
+    assert int(mode_coverage(samples, GRID, std=0.05)["modes"]) == 2
+    assert int(mode_coverage(samples, GRID, std=0.05, min_count=20)["modes"]) == 1
+
+
+def test_pacgan_counts_a_mode_with_one_high_quality_sample():
+    # PacGAN's evaluation: a mode is captured when its bin of high-quality samples is non-zero; the reverse
+    # KL is that histogram's KL to uniform. 2,499 samples on mode 0 and one on mode 7.
+    samples = torch.cat([GRID[0].repeat(2499, 1), GRID[7][None] + 0.1])
+    out = _values(mode_coverage(samples, GRID, std=0.05))
+    p = torch.tensor([2499.0, 1.0]) / 2500
+    assert out["modes"] == 2 and out["high_quality"] == 1.0
+    assert out["kl"] == pytest.approx(float((p * (25 * p).log()).sum()))
 
 
 def test_kl_of_a_known_histogram():

@@ -1,11 +1,16 @@
 """Mode-collapse statistics: how many modes generated samples cover, and how evenly.
 
-The 2-D protocol (VEEGAN, Srivastava et al., 2017; PacGAN, Lin et al., 2018; MINE, Belghazi et al., 2018,
-§5.1): each sample goes to its nearest mixture centre; it is *high quality* when it lies within
-``num_std`` (3) standard deviations of that centre; a mode is *covered* when at least ``min_count`` high-
-quality samples fall on it (20 of 2,500 samples in that protocol). The Stacked MNIST protocol (Metz et al.,
-2017) labels each generated image with a classifier; a mode (one of 1000 digit triplets) is covered when at
-least one sample lands in it. Both report the KL divergence of the mode histogram to the uniform one.
+The 2-D protocol is PacGAN's (Lin et al., 2018, Table 1; used by MINE, Belghazi et al., 2018, §5.1), scored
+on 2,500 generated samples: each sample goes to its nearest mixture centre and is *high quality* when it lies
+within ``num_std`` (3) standard deviations of that centre; a mode is *captured* when at least one high-
+quality sample falls on it (``min_count=1``: PacGAN's evaluation code counts the modes whose histogram bin
+is non-zero). The *reverse KL* is :math:`\mathrm{KL}(p_G \| p_{data})` over the modes, :math:`p_G` the
+histogram of the high-quality samples over the modes (the same histogram PacGAN's code scores) and
+:math:`p_{data}` uniform, so a generator that puts all mass on one of 25 modes scores ``log 25 = 3.22``.
+``min_count=20`` (of 2,500 samples) is a stricter count sometimes used instead; pass it explicitly.
+The Stacked MNIST protocol (Metz et al., 2017) labels each generated image with a classifier; a mode (one of
+1000 digit triplets) is covered when at least one sample lands in it. Both report the KL divergence of the
+mode histogram to the uniform one.
 
 Each statistic is an ``_update`` (samples → counts; counts add up across batches and processes) and a
 ``_compute`` (counts → numbers), so the :class:`~torchmetrics.Metric` classes reduce exact counts under DDP.
@@ -79,7 +84,7 @@ def _mode_coverage_update(samples: Tensor, centers: Tensor, std: float, num_std:
 
 
 def mode_coverage(
-    samples: Tensor, centers: Tensor, std: float, *, num_std: float = 3.0, min_count: int = 20
+    samples: Tensor, centers: Tensor, std: float, *, num_std: float = 3.0, min_count: int = 1
 ) -> dict[str, Tensor]:
     r"""Mode coverage of samples from a generator of a Gaussian mixture (2-D protocol, module docstring).
 
@@ -88,18 +93,20 @@ def mode_coverage(
         centers: ``(K, D)`` mixture centres, e.g. ``GaussianMixture.centers``.
         std: standard deviation of the components.
         num_std: a sample is high quality within ``num_std · std`` of its nearest centre.
-        min_count: high-quality samples a mode needs to count as covered.
+        min_count: high-quality samples a mode needs to count as captured (PacGAN: 1).
 
     Returns:
-        ``modes``: covered modes (int tensor); ``high_quality``: fraction of high-quality samples;
+        ``modes``: captured modes (int tensor); ``high_quality``: fraction of high-quality samples;
         ``kl``: :math:`\mathrm{KL}(p \,\|\, \mathrm{uniform})` in nats, ``p`` the histogram of high-quality
         samples over the modes (``nan`` when none is high quality).
 
     Example:
         >>> centers = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
-        >>> out = mode_coverage(torch.zeros(40, 2), centers, std=0.1)
+        >>> out = mode_coverage(torch.cat([torch.zeros(39, 2), torch.tensor([[10.0, 0.25]])]), centers, std=0.1)
         >>> int(out["modes"]), float(out["high_quality"]), round(float(out["kl"]), 4)
-        (1, 1.0, 0.6931)
+        (2, 1.0, 0.5762)
+        >>> int(mode_coverage(torch.zeros(40, 2), centers, std=0.1, min_count=41)["modes"])
+        0
     """
     centers = as_tensor("centers", centers)
     check_positive("std", std)
