@@ -1,31 +1,105 @@
-"""What every experiment script shares: models from the CLI's YAML configs, a quiet trainer, result files.
+"""What every experiment script shares: models from the CLI's YAML configs, a quiet trainer, result files,
+provenance, and paired comparisons over seeds.
 
 Scripts build model and data with ``mine_gan.cli.cli(..., run=False)`` from the same YAML files ``mine-gan fit``
 uses, so the hyperparameters live in one place; only seeds and the scale (iterations, seeds, samples) are
 script flags. Each run of a script at a scale writes ``<name>_<scale>.csv``, ``<name>_<scale>.md``, PNGs and
-``meta_<scale>.json`` (command, scale, wall time, machine) into its results folder, which
-``experiments/make_results.py`` collects into ``experiments/RESULTS.md``.
+``meta_<scale>.json`` (:func:`write_meta`: command, commit, config hash, seeds, wall time, machine) into its
+results folder, which ``experiments/make_results.py`` collects into ``experiments/RESULTS.md``, marking tables
+made before the last change to the code they depend on (:data:`DEPENDS_ON`).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import shlex
+import statistics
+import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
-import torch
+if TYPE_CHECKING:  # the training helpers need them; make_results.py imports this module without torch
+    import pytorch_lightning as pl
 
 EXPERIMENTS = Path(__file__).resolve().parent
+REPOSITORY = EXPERIMENTS.parent
+
+# Files (git pathspecs from the repository root) shared by whole families of experiments.
+_ESTIMATION = ("mine_gan/functional", "mine_gan/estimators", "mine_gan/layers.py", "mine_gan/validation.py")
+_GAN = (
+    *_ESTIMATION,
+    "mine_gan/cli.py",
+    "mine_gan/models/gan.py",
+    "mine_gan/nets/heads.py",
+    "mine_gan/nets/codes.py",
+    "mine_gan/nets/losses.py",
+    "mine_gan/nets/mlp.py",
+    "mine_gan/data/seeding.py",
+)
+_DIGITS = ("mine_gan/data/digits.py", "mine_gan/data/images.py", "mine_gan/metrics/digit_classifier.py")
+
+#: The parts of ``mine_gan/`` each experiment's numbers depend on, besides its own folder's scripts and configs
+#: (:func:`dependency_paths`). A table whose recorded commit predates the last commit touching any of them was
+#: made by other code than the repository's: ``make_results.py`` marks it stale.
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "gaussian_mi": (*_ESTIMATION, "mine_gan/data/correlated_gaussians.py"),
+    "equitability": _ESTIMATION,
+    "mode_dropping": (
+        *_GAN,
+        "mine_gan/models/infogan.py",
+        "mine_gan/data/mixtures.py",
+        "mine_gan/data/sampled.py",
+        "mine_gan/metrics/mode_coverage.py",
+        "mine_gan/metrics/functional/modes.py",
+    ),
+    "stacked_digits": (
+        *_GAN,
+        *_DIGITS,
+        "mine_gan/models/infogan.py",
+        "mine_gan/nets/dcgan.py",
+        "mine_gan/metrics/stacked_mode_coverage.py",
+        "mine_gan/metrics/functional",
+    ),
+    "bigan_digits": (*_GAN, *_DIGITS, "mine_gan/models/bigan.py", "mine_gan/nets/dcgan.py"),
+    "bottleneck": (
+        *_ESTIMATION,
+        "mine_gan/models/information_bottleneck.py",
+        "mine_gan/data/digits.py",
+        "mine_gan/data/images.py",
+        "mine_gan/data/mnist.py",
+        "mine_gan/data/seeding.py",
+    ),
+}
+
+_RESOLVED_CONFIGS: dict[str, Any] = {}  # config label -> resolved config, filled by from_config for write_meta
+
+
+def dependency_paths(experiment: str) -> list[str]:
+    """Pathspecs of everything ``experiment``'s numbers depend on: :data:`DEPENDS_ON` plus its own scripts and
+    configs (not its results or notes)."""
+    if experiment not in DEPENDS_ON:
+        raise KeyError(f"experiment {experiment!r} declares no dependencies; add it to harness.DEPENDS_ON")
+    own = [f"experiments/{experiment}/{pattern}" for pattern in ("*.py", "*.yaml", "configs")]
+    return [*DEPENDS_ON[experiment], *own]
+
+
+def git(*args: str) -> str:
+    """Output of ``git args`` in the repository ('' when git or the repository is unavailable)."""
+    try:
+        done = subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return done.stdout.strip()
 
 
 def quiet() -> None:
@@ -37,7 +111,10 @@ def quiet() -> None:
 def from_config(
     config: Path, seed: int, overrides: Sequence[str] = ()
 ) -> tuple[pl.LightningModule, pl.LightningDataModule]:
-    """Model and data module of a ``mine-gan`` YAML config, seeded, without its logger and callbacks."""
+    """Model and data module of a ``mine-gan`` YAML config, seeded, without its logger and callbacks.
+
+    The resolved configuration (every default filled in, the seed left out) is kept for :func:`write_meta`.
+    """
     from mine_gan.cli import cli
 
     args = [
@@ -51,11 +128,24 @@ def from_config(
         *overrides,
     ]
     built = cli(args, run=False)
+    resolved = json.loads(built.parser.dump(built.config, format="json"))
+    # The seeds go to the meta file's own field, so that every seed of one config hashes alike; the trainer
+    # section goes because fit() builds its own trainer from the script's scale.
+    resolved.pop("seed_everything", None)
+    resolved.pop("trainer", None)
+    if not any(o.startswith("--data.init_args.seed=") for o in overrides):
+        resolved.get("data", {}).get("init_args", {})["seed"] = "<seed>"
+    label = os.path.relpath(Path(config).resolve(), REPOSITORY) + "".join(f" {o}" for o in overrides)
+    _RESOLVED_CONFIGS.setdefault(label, resolved)
+    if _RESOLVED_CONFIGS[label] != resolved:
+        raise RuntimeError(f"{label} resolved differently for seed {seed} than for an earlier seed")
     return built.model, built.datamodule
 
 
 def fit(model: pl.LightningModule, data: pl.LightningDataModule, epochs: int = 1, accelerator: str = "cpu") -> float:
     """Train without logging, checkpoints or validation; returns the wall time in seconds."""
+    import pytorch_lightning as pl
+
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator=accelerator,
@@ -73,6 +163,8 @@ def fit(model: pl.LightningModule, data: pl.LightningDataModule, epochs: int = 1
 
 
 def machine() -> str:
+    import torch
+
     cpu = platform.processor() or platform.machine()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
@@ -81,34 +173,156 @@ def machine() -> str:
     )
 
 
-def write_results(out: Path, name: str, rows: list[dict[str, Any]], table: str, scale: str, wall: float) -> None:
-    """``<name>_<scale>.csv`` (one row per run), ``<name>_<scale>.md`` (the summary table), ``meta_<scale>.json``."""
+def write_results(
+    out: Path,
+    name: str,
+    rows: list[dict[str, Any]],
+    table: str,
+    scale: str,
+    wall: float,
+    *,
+    seeds: Sequence[int] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> None:
+    """``<name>_<scale>.csv`` (one row per run), ``<name>_<scale>.md`` (the summary table), ``meta_<scale>.json``.
+
+    ``seeds`` default to the rows' ``seed`` column; ``config`` as in :func:`write_meta`.
+    """
     out.mkdir(parents=True, exist_ok=True)
     with open(out / f"{name}_{scale}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     (out / f"{name}_{scale}.md").write_text(table.rstrip() + "\n")
-    write_meta(out, scale, wall)
+    if seeds is None:
+        seeds = sorted({int(r["seed"]) for r in rows if "seed" in r})
+    write_meta(out, scale, wall, seeds=seeds, config=config)
 
 
-def write_meta(out: Path, scale: str, wall: float) -> None:
-    """``meta_<scale>.json``: the command line that made ``out``'s ``*_<scale>`` files, wall time, machine."""
-    command = "python " + " ".join(
-        shlex.quote(a) for a in [os.path.relpath(sys.argv[0], EXPERIMENTS.parent), *sys.argv[1:]]
-    )
+def config_hash(config: Any) -> str:
+    """SHA-256 of ``config`` as canonical JSON (sorted keys; paths and other objects as strings)."""
+    text = json.dumps(config, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def provenance(experiment: str) -> dict[str, Any]:
+    """The commit the code ran at, and which of ``experiment``'s dependencies differed from it (uncommitted)."""
+    commit = git("rev-parse", "HEAD") or None
+    changed = git("status", "--porcelain", "--", *dependency_paths(experiment))
+    return {"commit": commit, "uncommitted": sorted(line[3:] for line in changed.splitlines())}
+
+
+def write_meta(
+    out: Path, scale: str, wall: float, *, seeds: Sequence[int] | None = None, config: Mapping[str, Any] | None = None
+) -> None:
+    """``meta_<scale>.json``: what made ``out``'s ``*_<scale>`` files, so a table can be trusted or marked stale.
+
+    Records the command line, the experiment (the folder of the script), the commit and any uncommitted changes
+    to the experiment's dependencies (:func:`provenance`), the SHA-256 of the resolved configuration, the seeds,
+    the wall time and the machine.
+
+    Args:
+        out: results folder.
+        scale: the files' suffix.
+        wall: seconds the whole run took.
+        seeds: the seeds run.
+        config: the resolved configuration of a script that does not build its models with :func:`from_config`
+            (e.g. its parsed arguments without the seeds); by default every config :func:`from_config` resolved.
+    """
+    script = Path(sys.argv[0]).resolve()
+    experiment = script.parent.name
+    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(script, REPOSITORY), *sys.argv[1:]])
+    resolved = dict(config) if config is not None else dict(_RESOLVED_CONFIGS)
     meta = {
         "command": command,
+        "experiment": experiment,
         "scale": scale,
+        **provenance(experiment),
+        "config_sha256": config_hash(resolved) if resolved else None,
+        "config": resolved,
+        "seeds": list(seeds) if seeds is not None else None,
         "wall_seconds": round(wall, 1),
         "machine": machine(),
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
-    (out / f"meta_{scale}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / f"meta_{scale}.json").write_text(json.dumps(meta, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def mean_std(values: list[float]) -> str:
-    t = torch.tensor(values, dtype=torch.float64)
+def mean_std(values: Sequence[float]) -> str:
+    """``mean ± sample std`` (3 and 2 significant digits); the value alone for one run."""
     if len(values) == 1:
-        return f"{float(t[0]):.3g}"
-    return f"{float(t.mean()):.3g} ± {float(t.std()):.2g}"
+        return f"{float(values[0]):.3g}"
+    return f"{statistics.fmean(values):.3g} ± {statistics.stdev(values):.2g}"
+
+
+def paired_interval(
+    a: Mapping[int, float], b: Mapping[int, float], confidence: float = 0.95
+) -> tuple[float, float, float, int]:
+    r"""Mean of ``b − a`` over the seeds both ran, with its Student-t confidence interval.
+
+    .. math:: \bar d \pm t_{n-1,\,(1+c)/2}\; s_d / \sqrt{n}, \qquad d_s = b_s - a_s
+
+    Pairing by seed cancels what the two variants share within a seed (data order, initial draws), so the
+    interval is the honest test of "b differs from a" with few seeds.
+
+    Args:
+        a, b: ``{seed: value}`` of the baseline and of the variant.
+        confidence: coverage of the interval.
+
+    Returns:
+        ``(mean difference, low, high, number of pairs)``; the bounds are ``nan`` for fewer than two pairs.
+
+    Example:
+        >>> d, lo, hi, n = paired_interval({0: 1.0, 1: 2.0, 2: 3.0}, {0: 1.5, 1: 2.4, 2: 3.6})
+        >>> round(d, 3), round(lo, 3), round(hi, 3), n
+        (0.5, 0.252, 0.748, 3)
+    """
+    from scipy.stats import t
+
+    seeds = sorted(set(a) & set(b))
+    diffs = [b[s] - a[s] for s in seeds]
+    if not diffs:
+        raise ValueError("no seed was run by both variants: nothing to pair")
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return mean, math.nan, math.nan, len(diffs)
+    half = float(t.ppf((1 + confidence) / 2, len(diffs) - 1)) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return mean, mean - half, mean + half, len(diffs)
+
+
+def paired_comparison(
+    rows: Sequence[Mapping[str, Any]],
+    metric: str,
+    higher_is_better: bool,
+    baseline: str,
+    variant: str,
+    *,
+    group: str = "variant",
+) -> str:
+    """One sentence comparing ``variant`` to ``baseline`` on ``metric``, paired over seeds (:func:`paired_interval`).
+
+    It says "no difference" when the 95 % interval contains zero, otherwise which side is better; it also
+    counts the seeds on which the variant is better.
+
+    Example:
+        >>> rows = [{"variant": v, "seed": s, "err": e} for v, s, e in
+        ...         [("A", 0, 1.0), ("A", 1, 2.0), ("B", 0, 1.1), ("B", 1, 1.8)]]
+        >>> paired_comparison(rows, "err", False, "A", "B")
+        'err, B − A: -0.05, 95 % t-interval [-1.96, 1.86] over 2 paired seeds: no difference (B better on 1/2 seeds).'
+    """
+
+    def by_seed(name: str) -> dict[int, float]:
+        return {int(r["seed"]): float(r[metric]) for r in rows if r[group] == name}
+
+    a, b = by_seed(baseline), by_seed(variant)
+    mean, low, high, n = paired_interval(a, b)
+    wins = sum((b[s] > a[s]) if higher_is_better else (b[s] < a[s]) for s in set(a) & set(b))
+    if n < 2:
+        return f"{metric}, {variant} − {baseline}: {mean:.3g} on one seed: no interval from one pair."
+    verdict = (
+        "no difference" if low <= 0 <= high else f"{variant if (mean > 0) == higher_is_better else baseline} better"
+    )
+    return (
+        f"{metric}, {variant} − {baseline}: {mean:.3g}, 95 % t-interval [{low:.3g}, {high:.3g}] over {n} paired "
+        f"seeds: {verdict} ({variant} better on {wins}/{n} seeds)."
+    )

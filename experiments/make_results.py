@@ -2,8 +2,13 @@
 
 Nothing here is typed by hand: the tables are the scripts' own files, the command, scale, machine and wall
 time come from each table's ``meta_<scale>.json`` (written by :mod:`harness`), the paper's numbers are parsed from
-the reference table of ``shared/DESIGN.md`` (or ``--design``), and the comparison sentences are computed
-from the scripts' CSV files.
+the reference table of ``shared/DESIGN.md`` (or ``--design``), and the comparison sentences (mean difference
+over paired seeds with a 95 % t-interval, :func:`harness.paired_comparison`) are computed from the scripts' CSV
+files.
+
+Every table is checked against git: one made at a commit before the last change to the code it depends on
+(:func:`harness.dependency_paths`), made with uncommitted changes to that code, or without a recorded commit
+is marked as such, above the table and in the list at the top.
 
     python experiments/make_results.py            # rewrites experiments/RESULTS.md
 """
@@ -13,11 +18,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from harness import dependency_paths, git, paired_comparison  # noqa: E402
+
 DESIGN_CANDIDATES = [HERE.parent / "shared" / "DESIGN.md", HERE.parent.parent / "shared" / "DESIGN.md"]
 # The reference table as last extracted from DESIGN.md, kept in the repository for machines without the notes.
 PAPER_TABLE = HERE / "paper_numbers.md"
@@ -96,27 +105,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _mean(rows: list[dict[str, str]], key: str) -> float:
-    return statistics.fmean(float(r[key]) for r in rows)
-
-
-def _compare(rows, group: str, a: str, b: str, metrics: dict[str, bool], within: str | None = None) -> list[str]:
-    """Sentences 'b vs a: metric better/worse (mean x vs y)' per metric; ``metrics[name]`` = higher is better."""
+def _compare(
+    rows: list[dict[str, str]], baseline: str, variant: str, metrics: dict[str, bool], within: str | None = None
+) -> list[str]:
+    """Paired-over-seeds sentences ``variant`` against ``baseline`` per metric; ``metrics[name]`` = higher is better."""
     out = []
     scopes = sorted({r[within] for r in rows}) if within else [None]
     for scope in scopes:
         rs = [r for r in rows if within is None or r[within] == scope]
-        ra, rb = [r for r in rs if r[group] == a], [r for r in rs if r[group] == b]
-        if not ra or not rb:
+        names = {r["variant"] for r in rs}
+        if baseline not in names or variant not in names:
             continue
-        parts = []
-        for metric, higher in metrics.items():
-            ma, mb = _mean(ra, metric), _mean(rb, metric)
-            better = (mb > ma) if higher else (mb < ma)
-            verdict = "better" if better else ("equal" if mb == ma else "worse")
-            parts.append(f"{metric} {verdict} ({mb:.3g} vs {ma:.3g})")
         prefix = f"{scope}: " if scope else ""
-        out.append(f"{prefix}{b} vs {a} over {len(rb)} seed(s): " + ", ".join(parts) + ".")
+        out += [prefix + paired_comparison(rs, metric, higher, baseline, variant) for metric, higher in metrics.items()]
     return out
 
 
@@ -124,32 +125,95 @@ IB_METRICS = {"test_error": False, "mi_test": False}  # lower is better for both
 
 COMPARISONS: dict[str, Callable[[list[dict[str, str]]], list[str]]] = {
     "mode_dropping": lambda rows: (
-        _compare(
-            rows, "variant", "GAN", "GAN+MINE", {"modes": True, "high_quality_pct": True, "kl": False}, within="layout"
-        )
-        + _compare(rows, "variant", "GAN+MINE (no clip)", "GAN+MINE", {"modes": True, "kl": False}, within="layout")
+        _compare(rows, "GAN", "GAN+MINE", {"modes": True, "high_quality_pct": True, "kl": False}, within="layout")
+        + _compare(rows, "GAN+MINE (no clip)", "GAN+MINE", {"modes": True, "kl": False}, within="layout")
     ),
-    "stacked_digits": lambda rows: _compare(rows, "variant", "GAN", "GAN+MINE", {"modes": True, "kl": False}),
+    "stacked_digits": lambda rows: _compare(
+        rows,
+        "GAN",
+        "GAN+MINE",
+        {"modes": True, "kl": False, **({"confident_pct": True} if "confident_pct" in rows[0] else {})},
+    ),
     "bottleneck": lambda rows: [
         sentence
         for variant in ("MINE-IB Gaussian", "MINE-IB additive noise", "MINE-IB propagated noise")
-        for sentence in _compare(rows, "variant", "deterministic (β=0)", variant, IB_METRICS)
+        for sentence in _compare(rows, "deterministic (β=0)", variant, IB_METRICS)
     ],
     "bigan_digits": lambda rows: _compare(
-        rows, "variant", "ALI", "ALI+MINE", {"recon_error": False, "recon_accuracy_pct": True, "ms_ssim": True}
+        rows, "ALI", "ALI+MINE", {"recon_error": False, "recon_accuracy_pct": True, "ms_ssim": True}
     ),
 }
 
 
-def section(name: str, title: str, paper_key: str | None, paper: dict[str, str]) -> list[str]:
+def provenance_marks(name: str, table: Path, meta: dict | None) -> list[str]:
+    """Warnings for a table the repository's code may no longer produce (empty when it is current).
+
+    Stale: the last commit touching the experiment's dependencies is not an ancestor of the commit the table
+    was made at. Without a recorded commit, the commit that last wrote the table stands in for it (the code
+    ran at that commit or before), so a change after it still proves the table stale.
+    """
+    paths = dependency_paths(name)
+    last_change = git("log", "-1", "--format=%H", "--", *paths)
+    marks = []
+    made_at = (meta or {}).get("commit")
+    if meta is None:
+        marks.append(
+            "**No meta file:** the command, commit, seeds and wall time of this table were not recorded, so it "
+            "cannot be tied to the code."
+        )
+    elif made_at is None:
+        marks.append("**Provenance not recorded:** its meta file predates commits and config hashes.")
+    reference = made_at or git("log", "-1", "--format=%H", "--", str(table.relative_to(HERE.parent)))
+    if reference and last_change and not _is_ancestor(last_change, reference):
+        changed = git("diff", "--name-only", reference, "HEAD", "--", *paths).split()
+        what = "made at" if made_at else "committed in"
+        marks.append(
+            f"**Stale:** {what} `{reference[:7]}`; the code it depends on changed since (last in "
+            f"`{last_change[:7]}`): {', '.join(f'`{c}`' for c in changed) or 'see git log'}. Rerun the command."
+        )
+    uncommitted = (meta or {}).get("uncommitted")
+    if uncommitted:
+        marks.append(
+            "**Ran on uncommitted code:** " + ", ".join(f"`{u}`" for u in uncommitted) + " differed from the "
+            "recorded commit."
+        )
+    return marks
+
+
+def _is_ancestor(ancestor: str, descendant: str) -> bool:
+    done = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, descendant], cwd=HERE.parent, check=False)
+    return done.returncode == 0
+
+
+def describe_meta(meta: dict) -> list[str]:
+    """The command, provenance and machine lines of a table's meta file."""
+    lines = [
+        f"**Command:** `{meta['command']}` (scale `{meta['scale']}`), wall time "
+        f"{meta['wall_seconds'] / 60:.1f} min, finished {meta.get('finished', '?')}."
+    ]
+    if meta.get("commit"):
+        config = meta.get("config_sha256")
+        lines.append(
+            f"**Code:** commit `{meta['commit'][:7]}`, resolved config SHA-256 `{config[:12] if config else 'none'}`, "
+            f"seeds {meta.get('seeds')}."
+        )
+    lines.append(f"**Machine:** {meta['machine']}.")
+    return lines
+
+
+def section(name: str, title: str, paper_key: str | None, paper: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The markdown of one experiment, and the names of its tables that carry a provenance mark."""
     folder = HERE / name / "results"
-    lines = [f"## {title}", ""]
+    lines, marked = [f"## {title}", ""], []
     reference = next((v for k, v in paper.items() if paper_key and k.startswith(paper_key)), None)
     lines.append(f"**Paper:** {reference}" if reference else "**Paper:** no numeric table (see the figure cited).")
     lines.append("")
     tables = sorted(folder.glob("*.md")) if folder.exists() else []
     if not tables:
-        return lines + [f"*Not run yet:* `python experiments/{name}/run.py` writes `experiments/{name}/results/`.", ""]
+        return lines + [
+            f"*Not run yet:* `python experiments/{name}/run.py` writes `experiments/{name}/results/`.",
+            "",
+        ], marked
     for table in tables:
         scale = table.stem.rsplit("_", 1)[-1]
         # A table's own meta (meta_<stem>.json) when a second script writes tables of the same scale.
@@ -157,35 +221,28 @@ def section(name: str, title: str, paper_key: str | None, paper: dict[str, str])
         meta_path = folder / (f"meta_{table.stem}.json" if own_meta else f"meta_{scale}.json")
         if len(tables) > 1:
             lines += [f"### `{table.name}`", ""]
-        if meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            lines += [
-                f"**Command:** `{meta['command']}` (scale `{meta['scale']}`), wall time "
-                f"{meta['wall_seconds'] / 60:.1f} min, finished {meta.get('finished', '?')}.",
-                f"**Machine:** {meta['machine']}.",
-                "",
-            ]
-        else:
-            lines += [
-                "**Command:** not recorded with this table (it predates the script's `meta_<scale>.json`); the "
-                f"commands that were run are listed in `experiments/{name}/README.md`, the wall time in the caption.",
-                "",
-            ]
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
+        marks = provenance_marks(name, table, meta)
+        if marks:
+            marked.append(f"`{name}/results/{table.name}`")
+            lines += [f"> {mark}" for mark in marks] + [""]
+        if meta is not None:
+            lines += [*describe_meta(meta), ""]
         lines += [table.read_text().rstrip(), ""]
-        pictures = sorted(p.name for p in folder.glob(f"*{scale}.png")) if meta_path.exists() and not own_meta else []
+        pictures = sorted(p.name for p in folder.glob(f"*{scale}.png")) if meta is not None and not own_meta else []
         if pictures:
             lines += ["Figures: " + ", ".join(f"[{p}]({name}/results/{p})" for p in pictures), ""]
         rows = read_csv(table.with_suffix(".csv"))
         sentences = COMPARISONS[name](rows) if name in COMPARISONS and rows else []
         if sentences:
-            lines += ["**Comparison (computed from the CSV):**", ""]
+            lines += ["**Comparison (computed from the CSV; mean difference over paired seeds, 95 % t-interval):**", ""]
             lines += [f"- {sentence}" for sentence in sentences] + [""]
     pictures = sorted(p.name for p in folder.glob("*.png"))
     if pictures and not any((folder / f"meta_{t.stem.rsplit('_', 1)[-1]}.json").exists() for t in tables):
         lines += ["Figures: " + ", ".join(f"[{p}]({name}/results/{p})" for p in pictures), ""]
     if name in WHY_DIFFERENT:
         lines += [f"**Where we differ from the paper, and why:** {WHY_DIFFERENT[name]}", ""]
-    return lines
+    return lines, marked
 
 
 def main() -> None:
@@ -195,20 +252,31 @@ def main() -> None:
     args = parser.parse_args()
     design = design_path(args.design)
     paper = paper_rows(design)
-    lines = [
+    body, marked = [], []
+    for name, (title, key) in EXPERIMENTS.items():
+        lines, tables = section(name, title, key, paper)
+        body += lines
+        marked += tables
+    head = [
         "# Results",
         "",
         "Generated by `python experiments/make_results.py` from each experiment's `results/` folder; do not edit by "
         "hand. Paper numbers: Belghazi et al., *MINE: Mutual Information Neural Estimation*, ICML 2018 (as "
         "collected in the project's design notes). Our runs are CPU-scale, on offline data; each section says "
-        "which scale made its numbers.",
+        "which scale made its numbers. Comparisons pair the two variants seed by seed and give the mean difference "
+        'with a 95 % t-interval; an interval that contains zero reads "no difference".',
         "",
     ]
+    if marked:
+        head += [
+            f"**Not made by the current code, or not traceable to it ({len(marked)} tables):** "
+            + ", ".join(marked)
+            + ". Each is marked above its table with the reason; rerun its command before citing its numbers.",
+            "",
+        ]
     if not paper:
-        lines += ["*The paper's reference table was not found; paper numbers omitted.*", ""]
-    for name, (title, key) in EXPERIMENTS.items():
-        lines += section(name, title, key, paper)
-    args.out.write_text("\n".join(lines).rstrip() + "\n")
+        head += ["*The paper's reference table was not found; paper numbers omitted.*", ""]
+    args.out.write_text("\n".join(head + body).rstrip() + "\n")
     print(f"wrote {args.out}")
 
 

@@ -37,7 +37,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import write_meta  # noqa: E402
+from harness import paired_interval, write_meta  # noqa: E402
 
 from mine_gan import estimate_mi
 from mine_gan.estimators import ConcatCritic, heldout_estimate
@@ -166,19 +166,26 @@ def table(rows: list[dict], names: list[str]) -> str:
 
 def paired_table(rows: list[dict], names: list[str]) -> str:
     """Each row against the baseline (first name) on the same seeds: seed noise mostly cancels in a pair."""
-    baseline = {r["seed"]: r for r in rows if r["variant"] == names[0]}
+
+    def by_seed(name: str, key: str) -> dict[int, float]:
+        return {r["seed"]: r[key] for r in rows if r["variant"] == name}
+
+    def cell(name: str, key: str) -> str:
+        mean, low, high, _ = paired_interval(by_seed(names[0], key), by_seed(name, key))
+        return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
+
     lines = [
-        f"| model − {names[0]} (same seed) | Δ test error, points | Δ I(X; Z), nats | seeds with error ≤ baseline |",
+        f"| model − {names[0]} (same seed) | Δ test error, points [95 % t-interval] | Δ I(X; Z), nats [95 %] "
+        "| seeds with error ≤ baseline |",
         "|---|---|---|---|",
     ]
     for name in names[1:]:
-        pairs = [(r, baseline[r["seed"]]) for r in rows if r["variant"] == name and r["seed"] in baseline]
-        if not pairs:
+        errors, baseline = by_seed(name, "test_error"), by_seed(names[0], "test_error")
+        common = sorted(set(errors) & set(baseline))
+        if not common:
             continue
-        d_error = mean_std([r["test_error"] - b["test_error"] for r, b in pairs])
-        d_mi = mean_std([r["mi_test"] - b["mi_test"] for r, b in pairs])
-        wins = sum(r["test_error"] <= b["test_error"] for r, b in pairs)
-        lines.append(f"| {name} | {d_error} | {d_mi} | {wins}/{len(pairs)} |")
+        wins = sum(errors[s] <= baseline[s] for s in common)
+        lines.append(f"| {name} | {cell(name, 'test_error')} | {cell(name, 'mi_test')} | {wins}/{len(common)} |")
     return "\n".join(lines)
 
 
@@ -243,7 +250,13 @@ def main() -> None:
     )
     (RESULTS / f"{args.scale}.md").write_text(markdown + note)
     plot(rows, list(variants), RESULTS / f"{args.scale}.png")
-    write_meta(RESULTS, args.scale, wall)
+    resolved = {
+        "config": config,
+        "variants": variants,
+        "estimate_steps": ESTIMATE_STEPS,
+        "estimate_batch": ESTIMATE_BATCH,
+    }
+    write_meta(RESULTS, args.scale, wall, seeds=args.seeds, config=resolved)
     print("\n" + markdown + note)
 
 

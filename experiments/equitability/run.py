@@ -59,8 +59,9 @@ def main() -> None:
                 y = f(x) + sigma * torch.randn(args.samples, 1, generator=g)
                 t0 = time.perf_counter()
                 value = estimate_mi(x, y, seed=seed).value
-                rows.append(dict(sigma=sigma, f=name, seed=seed, truth=truth, estimate=value,
-                                 seconds=time.perf_counter() - t0))
+                rows.append(
+                    dict(sigma=sigma, f=name, seed=seed, truth=truth, estimate=value, seconds=time.perf_counter() - t0)
+                )
                 print(f"sigma={sigma:<5} f={name:7s} seed={seed} true={truth:.3f} est={value:.3f}", flush=True)
     wall = time.perf_counter() - start
 
@@ -91,7 +92,9 @@ def main() -> None:
         spreads = f" | {max(est) - min(est):.3f} | {max(tru) - min(tru):.3f} |"
         lines.append(f"| {sigma} | " + " | ".join(cells) + spreads)
     (args.out / "equitability.md").write_text("\n".join(lines) + "\n")
-    write_meta(args.out, "equitability", wall)
+    # estimate_mi runs with its defaults, which the recorded commit pins; these are what the flags chose.
+    config = {"sigmas": args.sigmas, "samples": args.samples, "functions": list(FUNCTIONS)}
+    write_meta(args.out, "equitability", wall, seeds=args.seeds, config=config)
     print("\n".join(lines))
 
     import matplotlib

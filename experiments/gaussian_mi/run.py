@@ -53,15 +53,25 @@ def run(dims: list[int], rhos: list[float], bounds: list[str], seeds: list[int],
                     else:
                         value = estimate_mi(x, z, bound=method, seed=seed).value
                     rows.append(
-                        dict(dim=dim, rho=rho, truth=truth, method=method, seed=seed, estimate=value,
-                             seconds=time.perf_counter() - start)
+                        dict(
+                            dim=dim,
+                            rho=rho,
+                            truth=truth,
+                            method=method,
+                            seed=seed,
+                            estimate=value,
+                            seconds=time.perf_counter() - start,
+                        )
                     )
-                    print(f"d={dim:<3} rho={rho:+.2f} {method:8s} seed={seed} true={truth:7.3f} "
-                          f"est={value:7.3f} ({rows[-1]['seconds']:.1f}s)", flush=True)
+                    print(
+                        f"d={dim:<3} rho={rho:+.2f} {method:8s} seed={seed} true={truth:7.3f} "
+                        f"est={value:7.3f} ({rows[-1]['seconds']:.1f}s)",
+                        flush=True,
+                    )
     return rows
 
 
-def write(rows: list[dict], wall: float, out: Path) -> None:
+def write(rows: list[dict], wall: float, out: Path, config: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stem = "gaussian_mi_d" + "_".join(str(d) for d in sorted({r["dim"] for r in rows}))
     with open(out / f"{stem}.csv", "w", newline="") as f:
@@ -89,7 +99,7 @@ def write(rows: list[dict], wall: float, out: Path) -> None:
         cells = [f"{mean[dim, rho, m]:.3f}" if (dim, rho, m) in mean else "–" for m in methods]
         lines.append(f"| {dim} | {rho:+.2f} | {gaussian_mi(dim, rho):.3f} | " + " | ".join(cells) + " |")
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    write_meta(out, stem.rsplit("_", 1)[-1], wall)
+    write_meta(out, stem.rsplit("_", 1)[-1], wall, seeds=sorted({r["seed"] for r in rows}), config=config)
     print("\n".join(lines))
 
     import matplotlib
@@ -125,7 +135,9 @@ def main() -> None:
     start = time.perf_counter()
     dims = args.dims + ([1] if args.ksg and 1 not in args.dims else [])
     rows = run(dims, args.rhos, args.bounds, args.seeds, args.samples)
-    write(rows, time.perf_counter() - start, args.out)
+    # estimate_mi runs with its defaults, which the recorded commit pins; these are what the flags chose.
+    config = {"dims": dims, "rhos": args.rhos, "bounds": args.bounds, "samples": args.samples}
+    write(rows, time.perf_counter() - start, args.out, config)
 
 
 if __name__ == "__main__":
