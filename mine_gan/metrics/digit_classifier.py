@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from mine_gan.data.digits import digit_splits
 from mine_gan.data.images import IMAGE_SIZES, to_tanh_range
-from mine_gan.data.seeding import seeded_generator
+from mine_gan.seeding import seeded_generator
 from mine_gan.validation import check_choice, check_unit_interval
 
 __all__ = ["DigitClassifier", "accuracy", "default_cache_dir", "load_digit_classifier", "train_digit_classifier"]
@@ -58,11 +58,22 @@ class DigitClassifier(nn.Module):
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * 4 * 4, 128), nn.ReLU(), nn.Linear(128, num_classes))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def embed(self, x: Tensor) -> Tensor:
+        """The features the last layer classifies: ``(B, 1, S, S)`` → ``(B, 128)`` (after ReLU).
+
+        The space of the Fréchet distance of :class:`~mine_gan.metrics.StackedModeCoverage`.
+
+        Example:
+            >>> DigitClassifier().embed(torch.zeros(2, 1, 8, 8)).shape
+            torch.Size([2, 128])
+        """
         if x.shape[-1] != _WORKING_SIZE or x.shape[-2] != _WORKING_SIZE:
             shrinking = x.shape[-1] > _WORKING_SIZE
             x = F.interpolate(x, size=(_WORKING_SIZE,) * 2, mode="bilinear", align_corners=False, antialias=shrinking)
-        return self.head(self.features(x))
+        return self.head[:-1](self.features(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head[-1](self.embed(x))
 
 
 def _shift(x: Tensor, generator: torch.Generator, max_shift: int) -> Tensor:

@@ -4,8 +4,19 @@ import pytest
 import torch
 
 from mine_gan.data import StackedDigits, digit_splits, stack_labels, to_tanh_range
-from mine_gan.metrics import StackedModeCoverage, load_digit_classifier
-from mine_gan.metrics.functional import stacked_mode_coverage, stacked_mode_labels
+from mine_gan.metrics import DigitClassifier, StackedModeCoverage, load_digit_classifier
+from mine_gan.metrics.functional.stacked import (
+    feature_moments,
+    frechet_distance,
+    gaussian_from_moments,
+    stacked_digit_predictions,
+    stacked_digit_statistics,
+    stacked_modes,
+)
+
+
+def stacked_mode_labels(images, classifier):
+    return stacked_modes(stacked_digit_predictions(images, classifier)[0])
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +61,7 @@ def test_known_triplets_give_their_count_and_kl(digit_classifier_32, correct_tes
     classifier, _ = digit_classifier_32
     images = _stacks(correct_test_digits, triplets)
     assert torch.equal(stacked_mode_labels(images, classifier), stack_labels(torch.as_tensor(triplets)))
-    out = stacked_mode_coverage(images, classifier)
+    out = stacked_digit_statistics(images, classifier)
     p = torch.bincount(stack_labels(torch.as_tensor(triplets))).float()
     p = p[p > 0] / len(triplets)
     assert int(out["modes"]) == modes
@@ -76,7 +87,7 @@ def test_held_out_stacks_are_labelled_as_often_as_three_digits_are(digit_classif
     metric.update(x)
     # Modes counted on real data never exceed what the batch can hold and match the true labels' count
     # up to the misclassified stacks.
-    modes = int(stacked_mode_coverage(x, classifier)["modes"])
+    modes = int(stacked_digit_statistics(x, classifier)["modes"])
     true_modes = len(torch.unique(y))
     assert abs(modes - true_modes) <= int((stacked_mode_labels(x, classifier) != y).sum())
 
@@ -85,11 +96,13 @@ def test_ddp_reduction_equals_one_process(digit_classifier_32, correct_test_digi
     classifier, _ = digit_classifier_32
     triplets = torch.randint(10, (300, 3), generator=torch.Generator().manual_seed(0))
     images = _stacks(correct_test_digits, triplets)
-    whole, rank0, rank1 = (StackedModeCoverage(classifier=classifier) for _ in range(3))
+    reference = to_tanh_range(digit_splits()["train"][0][:200], 32)
+    whole, rank0, rank1 = (StackedModeCoverage(classifier=classifier, reference=reference) for _ in range(3))
     whole.update(images)
     rank0.update(images[:100])
     rank1.update(images[100:])
     rank0.merge_state(rank1)
+    assert sorted(whole.compute()) == ["confident", "frechet", "kl", "modes"]
     for key, value in rank0.compute().items():
         torch.testing.assert_close(value, whole.compute()[key])
 
@@ -120,3 +133,85 @@ def test_bad_input(digit_classifier_32):
         StackedModeCoverage(image_size=20)
     with pytest.raises(ValueError, match="min_count"):
         StackedModeCoverage(classifier=digit_classifier_32[0], min_count=0)
+    with pytest.raises(ValueError, match=r"`confidence` must be in \[0, 1\], got 1.5"):
+        StackedModeCoverage(classifier=digit_classifier_32[0], confidence=1.5)
+    no_features = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 10))
+    with pytest.raises(ValueError, match="`reference` needs a classifier with an `embed` method"):
+        StackedModeCoverage(classifier=no_features, reference=torch.zeros(4, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"`images` must be \(N, C, H, W\), got \(4, 32, 32\)"):
+        stacked_digit_statistics(torch.zeros(4, 32, 32), digit_classifier_32[0])
+
+
+@pytest.fixture(scope="module")
+def quality(digit_classifier_32):
+    """``{name: compute()}`` for 1,500 stacks each of held-out real digits, resampled training digits, uniform
+    noise and blank channels, against the training digits as the Fréchet reference."""
+    classifier, _ = digit_classifier_32
+    splits = {k: to_tanh_range(x, 32) for k, (x, _) in digit_splits().items()}
+    g = torch.Generator().manual_seed(0)
+
+    def stacks(pool):
+        return pool[torch.randint(len(pool), (1500, 3), generator=g)].squeeze(2)
+
+    images = {
+        "held-out digits": stacks(splits["test"]),
+        "training digits": stacks(splits["train"]),
+        "uniform noise": torch.rand(1500, 3, 32, 32, generator=g) * 2 - 1,
+        "blank": -torch.ones(1500, 3, 32, 32),
+    }
+    out = {}
+    for name, x in images.items():
+        metric = StackedModeCoverage(classifier=classifier, reference=splits["train"])
+        metric.update(x)
+        out[name] = {k: float(v) for k, v in metric.compute().items()}
+    return out
+
+
+def test_real_digits_are_labelled_confidently_and_noise_is_not(quality):
+    # Ground truth: every channel of a real stack is a digit; no channel of uniform noise is.
+    assert quality["held-out digits"]["confident"] >= 0.9
+    assert quality["training digits"]["confident"] >= 0.9
+    assert quality["uniform noise"]["confident"] <= 0.1
+
+
+def test_frechet_distance_separates_digits_from_noise_and_blanks(quality):
+    real = quality["held-out digits"]["frechet"]
+    # Resampled reference digits differ from the reference only by sampling; unseen digits also by the split.
+    assert quality["training digits"]["frechet"] < real
+    # Blank channels are labelled confidently and would pass the confidence test; the distance catches them,
+    # as does the mode count.
+    assert quality["blank"]["confident"] > 0.9 and quality["blank"]["modes"] == 1
+    for fake in ("uniform noise", "blank"):
+        assert quality[fake]["frechet"] > 20 * real
+
+
+def test_frechet_distance_matches_closed_forms():
+    # Commuting covariances: d² = ‖μ₁ − μ₂‖² + Σ (√a − √b)².
+    a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 9.0])
+    mu1, mu2 = torch.zeros(3), torch.tensor([1.0, 2.0, 2.0])
+    expected = 9.0 + (1 - 2) ** 2 + (2 - 1) ** 2 + 0
+    assert float(frechet_distance(mu1, torch.diag(a), mu2, torch.diag(b))) == pytest.approx(expected, rel=1e-12)
+    # Same Gaussian: zero. Random full covariances: against the definition with scipy's matrix square root.
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    g = torch.Generator().manual_seed(0)
+    m1, m2 = torch.randn(6, 6, generator=g, dtype=torch.float64), torch.randn(6, 6, generator=g, dtype=torch.float64)
+    c1, c2 = m1 @ m1.T + 0.1 * torch.eye(6), m2 @ m2.T + 0.1 * torch.eye(6)
+    assert float(frechet_distance(mu1.repeat(2), c1, mu1.repeat(2), c1)) == pytest.approx(0.0, abs=1e-9)
+    root = scipy_linalg.sqrtm(c1.numpy() @ c2.numpy()).real
+    expected = float((c1.trace() + c2.trace()).item() - 2 * root.trace())
+    assert float(frechet_distance(torch.zeros(6), c1, torch.zeros(6), c2)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_moments_add_up_across_batches_to_the_whole_set_covariance():
+    f = torch.randn(500, 4, generator=torch.Generator().manual_seed(1)) * torch.tensor([1.0, 2.0, 3.0, 4.0])
+    parts = [feature_moments(chunk) for chunk in f.split(128)]
+    mean, cov = gaussian_from_moments(*(sum(p[i] for p in parts) for i in range(3)))
+    torch.testing.assert_close(mean, f.double().mean(0))
+    torch.testing.assert_close(cov, torch.cov(f.T.double()))
+
+
+def test_digit_classifier_embed_is_what_its_last_layer_classifies():
+    torch.manual_seed(0)
+    classifier = DigitClassifier().eval()
+    x = torch.rand(5, 1, 32, 32) * 2 - 1
+    torch.testing.assert_close(classifier.head[-1](classifier.embed(x)), classifier(x))
