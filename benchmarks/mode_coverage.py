@@ -1,189 +1,242 @@
-"""Mode coverage on the 25-Gaussian grid: plain GAN vs GAN+MINE (Belghazi et al., ICML 2018, §5.1).
+"""Mode coverage on PacGAN's 2-D grid and ring: GAN, the strongest MI-free baseline, GAN+MINE, InfoGAN.
 
-Both methods train the same networks (MLP generator and discriminator), with the same data, batch size,
-optimizers and number of training iterations, on the same seeds; GAN+MINE differs only by the term
-``−β·I(G([ε, c]); c)`` in the generator's loss, estimated by MINE with adaptive gradient clipping, and the
-statistics network it trains. The plain GAN receives the same input ``[ε, c]`` (a code not rewarded).
-The code ``c`` is a 10-way one-hot by default: in our tuning a discrete code made the MI term sharpen and
-spread the modes, whereas a 10-d uniform code (``--categorical --continuous-dim 10``) did not help at
-this step budget.
+Data and scoring are PacGAN's (Lin et al., 2018, Table 1): 25 Gaussians on the grid ``{-4, -2, 0, 2, 4}²``
+with std 0.05, 8 on the unit circle with std 0.01; 2,500 samples per run; a sample is high quality within 3σ
+of its nearest mode; a mode is captured when at least one high-quality sample falls on it; the reverse KL is
+:math:`\\mathrm{KL}(p_G \\| \\mathrm{uniform})` of the high-quality samples' mode histogram
+(:func:`mine_gan.metrics.functional.mode_coverage`).
 
-After training, 2,500 samples (the VEEGAN/PacGAN protocol) are scored by
-:class:`mine_gan.metrics.ModeCoverage`: modes covered out of 25, percentage of high-quality samples (within
-3σ of a centre) and KL(generated mode histogram ‖ uniform).
+All seeds of a variant train together as one batched model (:class:`mine_gan.batched.BatchedGANTrainer`);
+every seed's draws and initial weights depend on that seed only. Variants:
 
-Targets: GAN+MINE covers 25/25 modes on every seed with ≥ 90 % high-quality samples and beats the plain GAN
-on mean modes and mean KL; the step-time ratio GAN+MINE / GAN is ≤ 1.5.
+* **GAN**: the recipe with ``mi_weight=0``, no penalty, one D step (the code is fed, not rewarded);
+* **best MI-free**: the strongest baseline without an MI term found by ``mode_coverage_tune.py`` (R1 penalty
+  and/or ``d_steps``) on seeds 100+;
+* **GAN+MINE (code)**: ``−β·I(G([ε, c]); c)`` with MINE's T trained on the Jensen-Shannon bound, eq. 21
+  clipping, the recipe chosen by ``mode_coverage_tune.py`` on seeds 100+;
+* **GAN+MINE (entropy)**: the same with ``I(G(z); z)`` over the whole latent (ICLR 2018 submission);
+* **InfoGAN (Q)**: the same code MI through InfoGAN's ``Q(c | x)`` head on D.
+
+Each MI variant differs from its MI-free counterpart only by the MI term (same penalty, learning rates,
+networks, draws). Paired differences to the best MI-free baseline are seed by seed with a 95 % Student-t
+interval.
 
 Usage::
 
-    python benchmarks/mode_coverage.py                       # defaults: 5 seeds per method
-    python benchmarks/mode_coverage.py --steps 1000 --seeds 2 --csv /tmp/modes.csv
+    python benchmarks/mode_coverage.py             # seeds 0-9, all variants, grid and ring
+    python benchmarks/mode_coverage.py --quick     # seeds 0-2, grid, GAN vs GAN+MINE (code)
+
+Writes ``benchmarks/results/mode_coverage.txt`` (the printed table), ``mode_coverage.csv`` (one row per
+run) and ``mode_coverage_meta.json`` (commit, command, seeds, config hashes, wall time); ``--quick`` writes
+``mode_coverage_quick.*``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import logging
-import multiprocessing
+import hashlib
+import json
+import math
 import os
 import statistics
+import subprocess
+import sys
 import time
-import warnings
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-import pytorch_lightning as pl
 import torch
 
+from mine_gan.batched import BatchedGANTrainer, GANConfig, train_and_score
 from mine_gan.data import GaussianMixture
-from mine_gan.metrics import ModeCoverage
-from mine_gan.models import InfoGAN
-from mine_gan.nets import MLPDiscriminator, MLPGenerator
 
-METHODS = ("GAN", "GAN+MINE")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+from harness import paired_interval  # noqa: E402
 
-
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument(
-        "--steps", type=int, default=3000, help="training iterations per run (each updates every network once)"
-    )
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1, the same for both methods")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--hidden", type=int, nargs="+", default=[128, 128, 128], help="hidden widths of G and D")
-    p.add_argument("--noise-dim", type=int, default=2, help="dimension of the noise ε")
-    p.add_argument(
-        "--categorical",
-        type=int,
-        nargs="*",
-        default=[10],
-        help="categories of each one-hot code group (a discrete code is what lets MINE's MI term help here)",
-    )
-    p.add_argument("--continuous-dim", type=int, default=0, help="uniform code dimensions")
-    p.add_argument("--mi-weight", type=float, default=1.0, help="β of GAN+MINE")
-    p.add_argument("--lr-g", type=float, default=1e-3, help="Adam learning rate of the generator")
-    p.add_argument("--lr-d", type=float, default=4e-3, help="of the discriminator (a faster D sharpens modes sooner)")
-    p.add_argument("--lr-mi", type=float, default=1e-3, help="of MINE's statistics network")
-    p.add_argument("--samples", type=int, default=2500, help="generated samples scored per run")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    p.add_argument("--workers", type=int, default=2, help="runs in parallel (one process each); seconds are per run")
-    p.add_argument("--csv", type=Path, default=Path("benchmarks/results/mode_coverage.csv"))
-    return p.parse_args()
+RESULTS = Path(__file__).resolve().parent / "results"
+TUNED = RESULTS / "mode_coverage_tune.json"
+BASELINE = "best MI-free"
+#: PacGAN Table 1 (10 trials): modes / high-quality % / reverse KL
+PACGAN = {
+    "grid": "GAN 17.3 / 94.8 / 0.70 · ALI 24.1 / 95.7 / 0.14 · PacGAN2 23.8 / 91.3 / 0.13 · PacGAN4 24.8 / 93.6 / 0.04",
+    "ring": "GAN 6.3 / 98.2 / 0.45 · PacGAN2 7.9 / 95.6 / 0.07 · PacGAN4 7.8 / 95.9 / 0.07",
+}
 
 
-def build(method: str, args: argparse.Namespace) -> InfoGAN:
-    latent = args.noise_dim + sum(args.categorical) + args.continuous_dim
-    return InfoGAN(
-        MLPGenerator(latent, 2, hidden_dims=args.hidden),
-        MLPDiscriminator(2, hidden_dims=args.hidden),
-        noise_dim=args.noise_dim,
-        categorical_dims=args.categorical,
-        continuous_dim=args.continuous_dim,
-        continuous="uniform",
-        mi="mine",
-        mi_weight=args.mi_weight if method == "GAN+MINE" else 0.0,
-        clip="adaptive",
-        mi_bound="mine",
-        lr_g=args.lr_g,
-        lr_d=args.lr_d,
-        lr_mi=args.lr_mi,
-    )
-
-
-def run(method: str, seed: int, args: argparse.Namespace) -> dict[str, float | int | str]:
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    pl.seed_everything(seed, verbose=False)
-    data = GaussianMixture(
-        layout="grid", num_samples=args.steps * args.batch_size, batch_size=args.batch_size, seed=seed
-    )
-    model = build(method, args)
-    trainer = pl.Trainer(
-        max_epochs=1,  # one epoch = `steps` iterations; max_steps would count each optimizer's steps
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-    )
-    start = time.perf_counter()
-    trainer.fit(model, data)
-    seconds = time.perf_counter() - start
-    metric = ModeCoverage(data.centers, data.std)
-    metric.update(model.sample(args.samples))
-    scores = {k: float(v) for k, v in metric.compute().items()}
+def variants(tuned: dict[str, Any]) -> dict[str, GANConfig]:
+    """The five variants, from the recipes ``mode_coverage_tune.py`` chose on the tuning seeds."""
+    mine = GANConfig(**tuned["winners"]["mine"]["recipe"])
+    baseline = GANConfig(**tuned["winners"]["baseline"]["recipe"])
     return {
-        "method": method,
-        "seed": seed,
-        "modes": int(round(scores["modes"])),
-        "high_quality_pct": 100.0 * scores["high_quality"],
-        "kl": scores["kl"],
-        "seconds": seconds,
-        "ms_per_step": 1000.0 * seconds / args.steps,
+        "GAN": replace(mine, mi_weight=0.0, d_penalty=0.0, d_steps=1),
+        BASELINE: baseline,
+        "GAN+MINE (code)": mine,
+        "GAN+MINE (entropy)": replace(mine, mi_target="latent"),
+        "InfoGAN (Q)": replace(mine, mi="q"),
     }
+
+
+def mean_sd(values: list[float], digits: int) -> str:
+    """``mean ± sd``; runs without a value (KL of a run with no high-quality sample) are left out and counted."""
+    finite = [float(v) for v in values if not math.isnan(v)]
+    missing = f" ({len(values) - len(finite)} nan)" if len(finite) < len(values) else ""
+    if not finite:
+        return "nan" + missing
+    sd = statistics.stdev(finite) if len(finite) > 1 else 0.0
+    return f"{statistics.fmean(finite):.{digits}f} ± {sd:.{digits}f}{missing}"
+
+
+def interval(rows: list[dict[str, Any]], variant: str, metric: str, digits: int) -> str:
+    base = {r["seed"]: float(r[metric]) for r in rows if r["variant"] == BASELINE and not math.isnan(r[metric])}
+    mine = {r["seed"]: float(r[metric]) for r in rows if r["variant"] == variant and not math.isnan(r[metric])}
+    if variant == BASELINE or not base or not set(base) & set(mine):
+        return "—"
+    mean, low, high, _ = paired_interval(base, mine)
+    if math.isnan(low):
+        return f"{mean:+.{digits}f}"
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def table(rows: list[dict[str, Any]], dataset: str, names: list[str], speed: dict[str, float]) -> list[str]:
+    """Summary lines of one dataset: per variant, then paired differences to the MI-free baseline."""
+    present = [n for n in names if any(r["dataset"] == dataset and r["variant"] == n for r in rows)]
+    if not present:
+        return []
+    k = next(r["num_modes"] for r in rows if r["dataset"] == dataset)
+    lines = [
+        f"{dataset} ({k} modes); PacGAN Table 1: {PACGAN[dataset]}",
+        f"{'variant':<20} {'modes':>12} {'min':>4} {'HQ %':>12} {'KL':>13} {'iters':>6} {'ms/it':>7} "
+        f"{'ms/seed-it':>10} {'alone':>7}",
+    ]
+    for name in present:
+        rs = [r for r in rows if r["dataset"] == dataset and r["variant"] == name]
+        alone = speed.get(name)
+        lines.append(
+            f"{name:<20} {mean_sd([r['modes'] for r in rs], 1):>12} {min(r['modes'] for r in rs):>4d} "
+            f"{mean_sd([r['high_quality_pct'] for r in rs], 1):>12} {mean_sd([r['kl'] for r in rs], 3):>13} "
+            f"{rs[0]['iterations']:>6d} {rs[0]['ms_per_iteration']:>7.1f} {rs[0]['ms_per_seed_iteration']:>10.2f} "
+            f"{'' if alone is None else f'{alone:.2f}':>7}"
+        )
+    sub = [r for r in rows if r["dataset"] == dataset]
+    if any(r["variant"] == BASELINE for r in sub):
+        lines.append(f"paired difference to '{BASELINE}', mean [95 % t-interval] over seeds:")
+        lines.append(f"{'variant':<20} {'Δ modes':>24} {'Δ HQ %':>26} {'Δ KL':>28}")
+        for name in present:
+            if name == BASELINE:
+                continue
+            lines.append(
+                f"{name:<20} {interval(sub, name, 'modes', 2):>24} {interval(sub, name, 'high_quality_pct', 1):>26} "
+                f"{interval(sub, name, 'kl', 3):>28}"
+            )
+    return lines
+
+
+def measure_alone(config: GANConfig, data: GaussianMixture, seed: int, iterations: int) -> float:
+    """ms per iteration of one seed trained alone (S = 1), after a short warm-up."""
+    trainer = BatchedGANTrainer(config, data, [seed])
+    trainer.train(3)
+    trainer.seconds = 0.0
+    trainer.train(iterations)
+    return 1000.0 * trainer.seconds / iterations
 
 
 def main() -> None:
-    args = parse_args()
-    load_start = os.getloadavg()
-    print(
-        f"25-Gaussian grid, {args.steps} iterations x batch {args.batch_size}, seeds 0..{args.seeds - 1}, "
-        f"{os.cpu_count()} CPUs, load average at start {load_start[0]:.1f}"
-    )
-    print(f"{'method':<10} {'seed':>4} {'modes':>6} {'HQ %':>7} {'KL':>7} {'seconds':>8}")
-    jobs = [(method, seed) for seed in range(args.seeds) for method in METHODS]
-    # Both methods of a seed run side by side, so a busy machine slows them alike.
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run, method, seed, args) for method, seed in jobs]
-        rows = []
-        for future in futures:
-            row = future.result()
-            rows.append(row)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="seeds 0-2, grid, GAN vs GAN+MINE (code), <= 5,000 iterations")
+    p.add_argument("--seeds", type=int, nargs="+", help="default 0-9 (0-2 with --quick)")
+    p.add_argument("--datasets", nargs="+", choices=["grid", "ring"], help="default both (grid with --quick)")
+    p.add_argument("--variants", nargs="+", help="names of variants to run (default all)")
+    p.add_argument("--iterations", type=int, help="override the tuned recipe's iterations")
+    p.add_argument("--speed-iterations", type=int, default=30, help="iterations timed for one seed alone")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tuned", type=Path, default=TUNED)
+    p.add_argument("--out", type=Path, help="stem of the result files (default benchmarks/results/mode_coverage)")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    tuned = json.loads(args.tuned.read_text())
+    configs = variants(tuned)
+    seeds = args.seeds or ([0, 1, 2] if args.quick else list(range(10)))
+    datasets = args.datasets or (["grid"] if args.quick else ["grid", "ring"])
+    names = args.variants or (["GAN", "GAN+MINE (code)"] if args.quick else list(configs))
+    unknown = set(names) - set(configs)
+    if unknown:
+        raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(configs)}")
+    iterations = args.iterations or configs["GAN+MINE (code)"].iterations
+    if args.quick:
+        iterations = min(iterations, 5_000)
+    configs = {n: replace(configs[n], iterations=iterations, name=n) for n in names}
+    stem = args.out or RESULTS / ("mode_coverage_quick" if args.quick else "mode_coverage")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    command = "python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    digests = {n: c.digest() for n, c in configs.items()}
+    header = [
+        f"PacGAN 2-D protocol, seeds {seeds}, {iterations} iterations x batch {configs[names[0]].batch_size}, "
+        f"hidden {list(configs[names[0]].hidden_dims)}, 2,500 samples scored per run; recipes chosen on seeds "
+        f"{tuned['seeds']} by mode_coverage_tune.py",
+        f"recipes: " + "; ".join(f"{n} = {tuned['winners'][k]['label']}" for n, k in
+                                 (("GAN+MINE", "mine"), (BASELINE, "baseline"))),
+        "ms/it: one batched iteration of all seeds; ms/seed-it: that / seeds; alone: one seed trained by itself "
+        f"({args.speed_iterations} iterations); {os.cpu_count()} CPUs shared, 1 thread",
+    ]
+    start = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    speed: dict[str, float] = {}
+
+    def write(done: bool) -> str:
+        text = list(header)
+        for dataset in datasets:
+            text += [""] + table(rows, dataset, names, speed)
+        if "GAN" in speed and "GAN+MINE (code)" in speed:
+            text.append(f"\nGAN+MINE (code) / GAN time per iteration, one seed alone: "
+                        f"{speed['GAN+MINE (code)'] / speed['GAN']:.2f} (target <= 1.5)")
+        wall = time.perf_counter() - start
+        text.append(f"wall time {wall / 60:.1f} min{'' if done else ' (partial: still running)'}")
+        out = "\n".join(text) + "\n"
+        stem.with_suffix(".txt").write_text(out)
+        if rows:
+            with open(stem.with_suffix(".csv"), "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        meta = {
+            "git_commit": commit,
+            "command": command,
+            "seeds": seeds,
+            "datasets": datasets,
+            "variants": names,
+            "iterations": iterations,
+            "config_sha256": hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:12],
+            "config_digests": digests,
+            "recipes": {n: c.recipe() for n, c in configs.items()},
+            "tuned_on_seeds": tuned["seeds"],
+            "wall_seconds": round(wall, 1),
+            "complete": done,
+        }
+        Path(f"{stem}_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        return out
+
+    for dataset in datasets:
+        data = GaussianMixture(dataset)
+        for name in names:
+            if name not in speed:
+                speed[name] = measure_alone(configs[name], data, seeds[0], args.speed_iterations)
+            seed_rows, _ = train_and_score(configs[name], data, seeds)
+            for r in seed_rows:
+                rows.append(
+                    {"dataset": dataset, "variant": name, **r,
+                     "ms_per_seed_iteration": r["ms_per_iteration"] / len(seeds), "config": digests[name]}
+                )
             print(
-                f"{row['method']:<10} {row['seed']:>4} {row['modes']:>4}/25 {row['high_quality_pct']:>7.1f} "
-                f"{row['kl']:>7.3f} {row['seconds']:>8.1f}",
+                f"{dataset} {name}: modes {[r['modes'] for r in seed_rows]}, "
+                f"HQ {[round(r['high_quality_pct'], 1) for r in seed_rows]}, "
+                f"KL {[round(r['kl'], 3) for r in seed_rows]}",
                 flush=True,
             )
-
-    print("\nsummary (mean ± std over seeds)")
-    print(f"{'method':<10} {'modes':>12} {'min modes':>9} {'HQ %':>12} {'min HQ %':>8} {'KL':>14} {'ms/step':>8}")
-    summary = {}
-    for method in METHODS:
-        rs = [r for r in rows if r["method"] == method]
-        col = {k: [float(r[k]) for r in rs] for k in ("modes", "high_quality_pct", "kl", "ms_per_step")}
-        sd = {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in col.items()}
-        mean = {k: statistics.fmean(v) for k, v in col.items()}
-        summary[method] = (mean, col)
-        print(
-            f"{method:<10} {mean['modes']:>6.1f} ± {sd['modes']:<4.1f} {min(col['modes']):>9.0f} "
-            f"{mean['high_quality_pct']:>6.1f} ± {sd['high_quality_pct']:<4.1f} {min(col['high_quality_pct']):>8.1f} "
-            f"{mean['kl']:>7.3f} ± {sd['kl']:<5.3f} {mean['ms_per_step']:>8.2f}"
-        )
-    (gan, _), (mine, mine_cols) = summary["GAN"], summary["GAN+MINE"]
-    ratio = mine["ms_per_step"] / gan["ms_per_step"]
-    print(f"\nstep-time ratio GAN+MINE / GAN: {ratio:.2f} (target <= 1.5)")
-    checks = {
-        "GAN+MINE covers 25/25 on every seed": min(mine_cols["modes"]) == 25,
-        "GAN+MINE >= 90 % high-quality on every seed": min(mine_cols["high_quality_pct"]) >= 90.0,
-        "GAN+MINE beats GAN on mean modes": mine["modes"] > gan["modes"],
-        "GAN+MINE beats GAN on mean KL": mine["kl"] < gan["kl"],
-        "step-time ratio <= 1.5": ratio <= 1.5,
-    }
-    for name, ok in checks.items():
-        print(f"  [{'met' if ok else 'NOT met'}] {name}")
-    print(f"load average at end {os.getloadavg()[0]:.1f} (the machine is shared: seconds depend on it)")
-
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    with args.csv.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"rows written to {args.csv}")
+            write(done=False)
+    print(write(done=True))
 
 
 if __name__ == "__main__":
