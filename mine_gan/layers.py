@@ -28,6 +28,12 @@ def activation(name: str) -> nn.Module:
     return _ACTIVATIONS[name]()
 
 
+def linear(in_dim: int, out_dim: int, spectral_norm: bool = False) -> nn.Linear:
+    """``nn.Linear``, spectrally normalized (Miyato et al., ICLR 2018) when ``spectral_norm``."""
+    layer = nn.Linear(in_dim, out_dim)
+    return nn.utils.parametrizations.spectral_norm(layer) if spectral_norm else layer
+
+
 def mlp(
     in_dim: int,
     hidden_dims: Sequence[int],
@@ -35,8 +41,14 @@ def mlp(
     act: str = "relu",
     *,
     out_act: str | None = None,
+    batch_norm: bool = False,
+    spectral_norm: bool = False,
 ) -> nn.Sequential:
     """Multi-layer perceptron ``in_dim → hidden_dims… → out_dim`` with ``act`` between layers.
+
+    ``batch_norm`` puts a :class:`~torch.nn.BatchNorm1d` after each hidden linear layer (PacGAN's MLP
+    generator); ``spectral_norm`` divides every linear layer's weight by its largest singular value
+    (Miyato et al., ICLR 2018), which bounds a discriminator's Lipschitz constant.
 
     Example:
         >>> mlp(4, [8], 1)
@@ -52,8 +64,8 @@ def mlp(
     layers: list[nn.Module] = []
     dims = [in_dim, *hidden_dims]
     for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
-        layers += [nn.Linear(d_in, d_out), activation(act)]
-    layers.append(nn.Linear(dims[-1], out_dim))
+        layers += [linear(d_in, d_out, spectral_norm), *([nn.BatchNorm1d(d_out)] if batch_norm else []), activation(act)]
+    layers.append(linear(dims[-1], out_dim, spectral_norm))
     if out_act is not None:
         layers.append(activation(out_act))
     return nn.Sequential(*layers)

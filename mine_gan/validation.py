@@ -11,7 +11,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["as_tensor", "check_choice", "check_paired", "check_positive", "check_unit_interval"]
+__all__ = [
+    "as_tensor",
+    "check_choice",
+    "check_datamodule_shape",
+    "check_paired",
+    "check_positive",
+    "check_unit_interval",
+]
 
 
 def check_choice(name: str, value: Any, allowed: tuple[Any, ...] | list[Any]) -> None:
@@ -88,3 +95,14 @@ def check_paired(
             if not bool(torch.isfinite(t).all()):
                 bad = int((~torch.isfinite(t)).sum())
                 raise ValueError(f"`{name}` contains {bad} NaN or infinite value(s)")
+
+
+def check_datamodule_shape(datamodule: Any, x_shape: tuple[int, ...], model_name: str) -> None:
+    """Fail before training when a data module's sample shape ``dims`` is not the model's ``x_shape``."""
+    dims = getattr(datamodule, "dims", None)
+    if dims is not None and tuple(dims) != tuple(x_shape):
+        raise ValueError(
+            f"the data module {type(datamodule).__name__} yields samples of shape dims={tuple(dims)}, but "
+            f"{model_name}'s networks produce x_shape={tuple(x_shape)}; configure the networks for "
+            f"{tuple(dims)} (or the data module for {tuple(x_shape)})"
+        )

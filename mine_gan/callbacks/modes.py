@@ -14,6 +14,7 @@ CSV + PNG, through :mod:`mine_gan.callbacks.media`) and its summary as ``final/m
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytorch_lightning as pl
@@ -23,6 +24,7 @@ from typing_extensions import override
 
 from mine_gan.callbacks.media import log_histogram
 from mine_gan.metrics import ModeCoverage, StackedModeCoverage
+from mine_gan.seeding import seeded_generator
 
 __all__ = ["ModeHistogram"]
 
@@ -65,7 +67,8 @@ class ModeHistogram(Callback):
 
     @override
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero or not callable(getattr(pl_module, "sample", None)):
+        # Every process draws its share and takes part in the metric's reduction; only rank 0 writes.
+        if not callable(getattr(pl_module, "sample", None)):
             return
         found = self._metric(trainer, pl_module)
         if found is None:
@@ -74,14 +77,26 @@ class ModeHistogram(Callback):
         if trainer.fast_dev_run:  # a smoke run checks the path, not the numbers
             total = min(total, 100)
         metric = metric.to(pl_module.device)
-        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed)
-            for start in range(0, total, self.batch_size):
-                metric.update(pl_module.sample(min(self.batch_size, total - start)))
-        self.result = {k: float(v) for k, v in metric.compute().items()}
+        rank, world = trainer.global_rank, trainer.world_size
+        size = min(self.batch_size, -(-total // world))  # every process gets at least one batch
+        for index, start in enumerate(range(0, total, size)):
+            if index % world == rank:  # batch k is drawn from its own seed: the same samples on any world size
+                metric.update(self._sample(pl_module, min(size, total - start), index))
+        self.result = {k: float(v) for k, v in metric.compute().items()}  # a collective: all processes
+        if not trainer.is_global_zero:
+            return
         for logger in trainer.loggers:
             logger.log_metrics({f"final/{k}": v for k, v in self.result.items()}, step=trainer.global_step)
         counts = metric.counts.cpu().tolist()
         labels = [f"{k:03d}" if len(counts) == 1000 else str(k) for k in range(len(counts))]
         log_histogram(trainer, "final/mode_histogram", labels, counts)
+
+    def _sample(self, pl_module: Any, n: int, index: int) -> torch.Tensor:
+        """``n`` samples of batch ``index``, from a stream of their own; the run's streams are left alone."""
+        generator = seeded_generator(self.seed, index, device=pl_module.device)
+        if "generator" in inspect.signature(pl_module.sample).parameters:
+            return pl_module.sample(n, generator=generator)
+        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # a module whose `sample(n)` draws from the global stream
+            torch.manual_seed(generator.initial_seed())
+            return pl_module.sample(n)

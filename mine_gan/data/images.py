@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
-from mine_gan.data.seeding import seeded_generator
+from mine_gan.seeding import seeded_generator
 from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
 __all__ = [

@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 from typing_extensions import override
 
-from mine_gan.data.seeding import seeded_generator
+from mine_gan.seeding import seeded_generator
 from mine_gan.validation import check_positive
 
 __all__ = ["SampledDataModule", "SampleStream"]

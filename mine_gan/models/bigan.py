@@ -14,17 +14,10 @@ import torch
 from torch import Tensor, nn
 from typing_extensions import override
 
-from mine_gan.estimators import MINE
 from mine_gan.estimators.mine import Bound
-from mine_gan.models.gan import (
-    AdversarialLoss,
-    Clip,
-    GANModule,
-    default_estimator,
-    discriminator_loss,
-    generator_loss,
-    infer_x_shape,
-)
+from mine_gan.models.gan import GANModule, LRDecay, default_estimator, infer_x_shape
+from mine_gan.nets.losses import AdversarialLoss, PenaltyPoints, discriminator_loss, generator_loss
+from mine_gan.optim import Clip
 
 __all__ = ["BiGAN"]
 
@@ -36,11 +29,13 @@ class BiGAN(GANModule):
         \min_{G, E}\; \mathcal{L}_{adv}(G, E) - \beta\, \hat I(x; E(x)),
         \qquad E(x) = \mu(x) + \sigma(x)\,\epsilon
 
-    Each training step: the joint discriminator on ``(x, E(x))`` (real) against ``(G(z), z)`` (fake); MINE's
-    statistics network ``T(x, z)`` on ``(x, E(x))``; then generator and encoder together (one optimizer)
-    on the flipped adversarial loss, the encoder adding ``β g_a`` (eq. 21, norms over the encoder's
-    parameters). One backward pass of ``T``'s loss gives both ``T``'s step and the encoder's ``g_m``
-    (both ascend the estimate). Logs ``train/recon_error`` and ``val/recon_error``: mean ``‖x − G(μ(x))‖₂``.
+    Each training batch: the joint discriminator on ``(x, E(x))`` (real) against ``(G(z), z)`` (fake); every
+    ``d_steps`` batches also MINE's statistics network ``T(x, z)`` on ``(x, E(x))`` and then generator and
+    encoder together (one optimizer) on the flipped adversarial loss, the encoder adding ``β g_a``
+    (eq. 21, norms over the encoder's parameters; see :class:`~mine_gan.optim.MIGradientStep`). One
+    backward pass of ``T``'s loss gives both ``T``'s step and the encoder's ``g_m`` (both ascend the
+    estimate). Logs ``train/recon_error`` and ``val/recon_error``: mean ``‖x − G(μ(x))‖₂``, computed with
+    the networks in eval mode. ``predict_step`` returns generated samples and the batch's encodings ``μ(x)``.
 
     Args:
         generator: ``G(z)`` from ``(N, latent_dim)``, exposing ``latent_dim``.
@@ -52,6 +47,11 @@ class BiGAN(GANModule):
         critic: statistics network ``T(x, z)``; default a ConcatCritic (flat data) or ConvCritic (images).
         mi_bound: MINE's bound.
         mi_ema_decay: decay of MINE's moving average.
+        d_steps: discriminator steps (one per batch) per generator/encoder step.
+        d_penalty: ``γ`` of the zero-centred penalty ``(γ/2) E‖∇_x D(x, z)‖²`` on the discriminator.
+        d_penalty_points: ``"real"`` (at ``(x, E(x))``) or ``"interpolates"`` of real and generated ``x``.
+        mi_penalty: ``γ`` of the same penalty on ``T`` at ``(x, E(x))``.
+        lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``.
         lr_g, lr_d, lr_mi: Adam learning rates (generator and encoder share ``lr_g``).
         betas: Adam's betas.
     """
@@ -67,16 +67,24 @@ class BiGAN(GANModule):
         critic: nn.Module | None = None,
         mi_bound: Bound = "mine",
         mi_ema_decay: float = 0.99,
+        d_steps: int = 1,
+        d_penalty: float = 0.0,
+        d_penalty_points: PenaltyPoints = "real",
+        mi_penalty: float = 0.0,
+        lr_decay: LRDecay = "none",
         lr_g: float = 2e-4,
         lr_d: float = 2e-4,
         lr_mi: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
     ) -> None:
         super().__init__()
-        self._check_shared_arguments(clip, adversarial, mi_weight, mi_ema_decay, lr_g=lr_g, lr_d=lr_d, lr_mi=lr_mi)
-        self.save_hyperparameters(ignore=["generator", "encoder", "discriminator", "critic"])
+        self._configure_training(
+            clip=clip, adversarial=adversarial, mi_weight=mi_weight, mi_ema_decay=mi_ema_decay, d_steps=d_steps,
+            d_penalty=d_penalty, d_penalty_points=d_penalty_points, mi_penalty=mi_penalty, lr_decay=lr_decay,
+            lr_g=lr_g, lr_d=lr_d, lr_mi=lr_mi,
+        )  # fmt: skip
+        self._save_hyperparameters("generator", "encoder", "discriminator", "critic")
         self.generator, self.encoder, self.discriminator = generator, encoder, discriminator
-        self.mi_weight, self.clip, self.adversarial = mi_weight, clip, adversarial
 
         dims = {
             f"{name}.latent_dim": getattr(net, "latent_dim", None)
@@ -96,85 +104,115 @@ class BiGAN(GANModule):
                 raise ValueError(
                     f"the {name} takes x of shape {tuple(shape)}, but the generator produces {self.x_shape}"
                 )
-        self.mine: MINE | None = None
-        if mi_weight > 0:
-            self.mine = default_estimator(critic, self.x_shape, self.noise_dim, mi_bound, mi_ema_decay)
+        self.mine = default_estimator(critic, self.x_shape, self.noise_dim, mi_bound, mi_ema_decay) if mi_weight > 0 else None
 
     @override
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        betas = tuple(self.hparams.betas)
+    def configure_optimizers(self) -> Any:
         optimizers = [
-            torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_d, betas=betas),
-            torch.optim.Adam(
-                [{"params": self.generator.parameters()}, {"params": self.encoder.parameters()}],
-                lr=self.hparams.lr_g,
-                betas=betas,
-            ),
+            self._adam(self.discriminator.parameters(), self.hparams.lr_d),
+            self._adam([{"params": self.generator.parameters()}, {"params": self.encoder.parameters()}], self.hparams.lr_g),
         ]
         if self.mine is not None:
-            optimizers.append(torch.optim.Adam(self.mine.parameters(), lr=self.hparams.lr_mi, betas=betas))
-        return optimizers
+            optimizers.append(self._adam(self.mine.parameters(), self.hparams.lr_mi))
+        return self._with_schedules(optimizers)
+
+    def _noise(self, n: int, generator: torch.Generator | None, per_process: bool) -> Tensor:
+        sampler = lambda m, g: torch.randn(m, self.noise_dim, device=self.device, generator=g)  # noqa: E731
+        return self._draw(n, sampler, generator) if per_process else sampler(n, generator)
 
     @override
-    def _generate(self, n: int) -> Tensor:
-        return self.generator(torch.randn(n, self.noise_dim, device=self.device))
+    def _generate(self, n: int, generator: torch.Generator | None) -> Tensor:
+        return self.generator(self._noise(n, generator, per_process=False))
 
-    def encode(self, x: Tensor) -> Tensor:
-        """A sample ``z ~ q(z | x)`` by reparametrization, ``(N, latent_dim)``."""
+    def encode(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """A sample ``z ~ q(z | x)`` by reparametrization, ``(N, latent_dim)``, its noise from ``generator``."""
+        return self._encode(x, generator, per_process=False)
+
+    def _encode(self, x: Tensor, generator: torch.Generator | None, per_process: bool) -> Tensor:
         mean, log_std = self.encoder(x)
-        return mean + log_std.exp() * torch.randn_like(mean)
+        return mean + log_std.exp() * self._noise(x.shape[0], generator, per_process)
 
     @torch.no_grad()
     def reconstruction_error(self, x: Tensor) -> Tensor:
-        """Mean Euclidean distance ``‖x − G(μ(x))‖₂`` over the batch."""
-        return (x - self.generator(self.encoder(x)[0])).flatten(1).norm(dim=1).mean()
+        """Mean Euclidean distance ``‖x − G(μ(x))‖₂`` over the batch, networks in eval mode.
+
+        Eval mode leaves batch-norm running statistics untouched, so training does not depend on how often
+        this is logged.
+        """
+        modes = [(net, net.training) for net in (self.generator, self.encoder)]
+        for net, _ in modes:
+            net.eval()
+        try:
+            return (x - self.generator(self.encoder(x)[0])).flatten(1).norm(dim=1).mean()
+        finally:
+            for net, mode in modes:
+                net.train(mode)
 
     @override
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        optimizers = self.optimizers()
-        opt_d, opt_ge = optimizers[0], optimizers[1]
+        opt_d, opt_ge, opt_t = self._optimizer_parts()
         real = self._real(batch)
-        z = torch.randn(real.shape[0], self.noise_dim, device=self.device)
+        z = self._noise(real.shape[0], self.random_stream, per_process=True)
         fake = self.generator(z)
-        z_enc = self.encode(real)
+        z_enc = self._encode(real, self.random_stream, per_process=True)
         logs: dict[str, Tensor] = {}
 
         self.toggle_optimizer(opt_d)
         d_loss = discriminator_loss(
             self.discriminator(real, z_enc.detach()), self.discriminator(fake.detach(), z), self.adversarial
         )
-        self._step(opt_d, d_loss)
+        if self.d_penalty > 0:
+            d_loss = d_loss + self._penalty(
+                self.discriminator, self.d_penalty, real, z_enc.detach(), points=self.d_penalty_points, fake=fake
+            )
+        self._step_discriminator(opt_d, d_loss)
         self.untoggle_optimizer(opt_d)
         logs["d_loss"] = d_loss.detach()
+        if not self._generator_step_due():
+            self._log_train(logs)
+            return
 
-        # MINE's statistics network T(x, E(x)) ascends its bound; the same backward gives the encoder's g_m.
-        encoder_params = list(self.encoder.parameters())
-        mi_loss: Tensor | None = None
-        mi_grads: list[Tensor] | None = None
-        if self.mine is not None:
-            mi_loss = self.mine.loss(real, z_enc)
-            mi_grads = self._step_critic(optimizers[2], mi_loss, encoder_params)
+        # MINE's statistics network T(x, E(x)) ascends its bound on the global batch; the same backward gives
+        # the encoder's g_m.
+        encoder_params = set(self.encoder.parameters())
+        ge_params = self._params(opt_ge)
+        mi_grads: list[Tensor | None] | None = None
+        if opt_t is not None:
+            x_all, z_all = self._gather(real), self._gather(z_enc)
+            t_loss = mi_loss = self.mine.loss(x_all, z_all, generator=self.random_stream)
+            if self.mi_penalty > 0:
+                t_loss = t_loss + self._penalty(self.mine.critic, self.mi_penalty, x_all, z_all)
+            encoder_grads = iter(self._step_critic(opt_t, t_loss, [p for p in ge_params if p in encoder_params]))
+            mi_grads = [next(encoder_grads) if p in encoder_params else None for p in ge_params]
             logs["mi"] = -mi_loss.detach()
 
         # Generator and encoder fool D with the labels flipped; only the encoder sees the MI term.
         self.toggle_optimizer(opt_ge)
         real_logits, fake_logits = self.discriminator(real, z_enc), self.discriminator(fake, z)
         g_adv = generator_loss(fake_logits, self.adversarial) + generator_loss(-real_logits, self.adversarial)
-        norms = self._step_with_mi(
-            opt_ge, g_adv, mi_loss, self.mi_weight, self.clip, mi_params=encoder_params, mi_grads=mi_grads
-        )
+        norms = self._step_generator(opt_ge, g_adv, mi_grads)
         self.untoggle_optimizer(opt_ge)
-        logs["g_loss"] = (g_adv + self.mi_weight * mi_loss).detach() if mi_loss is not None else g_adv.detach()
+        logs["g_loss"] = g_adv.detach()
         logs.update(norms)
         if self._is_logging_step():
             logs["recon_error"] = self.reconstruction_error(real)
             self._log_train(logs)
 
     @override
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
+    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:
         real = self._real(batch)
-        self.log("val/recon_error", self.reconstruction_error(real), sync_dist=True)
+        self.log(f"{stage}/recon_error", self.reconstruction_error(real), sync_dist=True)
         if self.mode_coverage is not None:
-            self.mode_coverage.update(self._generate(real.shape[0]))
+            self.mode_coverage.update(self.generator(self._noise(real.shape[0], generator, per_process=True)))
         if self.mine is not None and real.shape[0] > 1:
-            self.log("val/mi", self.mine(real, self.encode(real)), sync_dist=True)
+            self.log(f"{stage}/mi", self.mine(real, self._encode(real, generator, per_process=True)), sync_dist=True)
+
+    @override
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """Generated samples (as many as the batch's rows) and the batch's encodings ``μ(x)``."""
+        was_training = self.training
+        self.eval()
+        try:
+            return {"samples": super().predict_step(batch, batch_idx), "encodings": self.encoder(self._real(batch))[0]}
+        finally:
+            self.train(was_training)

@@ -1,76 +1,51 @@
-"""Pieces the GAN modules share: adversarial losses, latent codes, and the step that adds an MI term.
+"""``GANModule``: the Lightning training loop that InfoGAN and BiGAN share, on one process or many.
 
-:class:`GANModule` holds what :class:`~mine_gan.models.InfoGAN` and :class:`~mine_gan.models.BiGAN` do alike:
-optimizer steps with gradients averaged across processes, the generator (or encoder) step on
-``g_u + β g_a`` with adaptive clipping (Belghazi et al., ICML 2018, eq. 21), checks of the data module's
-shape, sampling, and the mode metrics logged on mixtures of Gaussians.
+What lives here is Lightning plumbing, not GAN maths (the losses and codes live with the networks in
+:mod:`mine_gan.nets`, the eq. 21 step in :mod:`mine_gan.optim`):
+
+* **One process at batch 2B equals two processes at batch B.** Every random draw of the training step
+  (noise, code, encoder noise, MINE's marginal shuffle) comes from one ``torch.Generator`` seeded
+  identically on every process (rank 0's seed, broadcast at setup). Each draw is made for the *global*
+  batch and each process keeps its own rows. MINE's statistics network sees the global batch (a
+  differentiable all-gather), and every gradient is averaged across processes before it is used, so the
+  clip of eq. 21 compares global gradients.
+* **Manual optimization, DDP's reducer bypassed.** Each backward pass touches one network
+  (``toggle_optimizer``), which DDP's reducer, expecting every parameter in every backward, would
+  reject. Gradients are taken under ``strategy.block_backward_sync`` and averaged by
+  :func:`mine_gan.optim.average_gradients`; no ``find_unused_parameters`` is needed.
+* **The training recipe** shared by the GANs: ``d_steps`` discriminator steps per generator step, a
+  zero-centred gradient penalty on D (and optionally on MINE's T), a linear learning-rate decay through
+  Lightning's ``lr_scheduler_configs``.
+* **Exact resume.** The random stream and the iteration counter are saved with the checkpoint; optimizers,
+  schedulers and MINE's moving average are saved by Lightning.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import inspect
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim import Optimizer
 from typing_extensions import override
 
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import Bound
-from mine_gan.functional import adaptive_clip, global_norm
-from mine_gan.validation import check_choice, check_positive, check_unit_interval
+from mine_gan.nets.losses import ADVERSARIAL_LOSSES, PENALTY_POINTS, PenaltyPoints, gradient_penalty
+from mine_gan.optim import MIGradientStep, average_gradients, install_gradients
+from mine_gan.seeding import seeded_generator
+from mine_gan.validation import check_choice, check_datamodule_shape, check_positive, check_unit_interval
 
-__all__ = [
-    "ADVERSARIAL_LOSSES",
-    "AdversarialLoss",
-    "Clip",
-    "GANModule",
-    "LatentCode",
-    "default_estimator",
-    "discriminator_loss",
-    "frozen",
-    "generator_loss",
-    "infer_x_shape",
-]
+__all__ = ["LR_DECAYS", "GANModule", "LRDecay", "default_estimator", "frozen", "infer_x_shape"]
 
-AdversarialLoss = Literal["non_saturating", "hinge"]
-ADVERSARIAL_LOSSES: tuple[str, ...] = get_args(AdversarialLoss)
-Clip = Literal["adaptive"]
-ContinuousCode = Literal["uniform", "gaussian"]
+LRDecay = Literal["none", "linear"]
+LR_DECAYS: tuple[str, ...] = ("none", "linear")
 
-
-def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, kind: str = "non_saturating") -> Tensor:
-    r"""Discriminator loss on real and fake logits.
-
-    ``"non_saturating"``: :math:`-\log\sigma(D(x)) - \log(1-\sigma(D(G(z))))` (Goodfellow et al. 2014);
-    ``"hinge"``: :math:`\max(0, 1 - D(x)) + \max(0, 1 + D(G(z)))` (Lim & Ye 2017).
-
-    Example:
-        >>> import torch
-        >>> discriminator_loss(torch.tensor([2.0]), torch.tensor([-2.0]), "hinge")
-        tensor(0.)
-    """
-    if kind == "hinge":
-        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-
-
-def generator_loss(fake_logits: Tensor, kind: str = "non_saturating") -> Tensor:
-    r"""Generator loss: :math:`-\log\sigma(D(G(z)))` (non-saturating) or :math:`-D(G(z))` (hinge).
-
-    Example:
-        >>> import torch
-        >>> generator_loss(torch.tensor([0.0]))
-        tensor(0.6931)
-    """
-    if kind == "hinge":
-        return -fake_logits.mean()
-    return F.softplus(-fake_logits).mean()
+_CHECKPOINT_KEY = "mine_gan_random_stream"
+_VALIDATION, _PREDICTION = 1, 2  # random streams derived from the run's seed, besides training's
 
 
 def infer_x_shape(generator: nn.Module, latent_dim: int) -> tuple[int, ...]:
@@ -86,70 +61,6 @@ def infer_x_shape(generator: nn.Module, latent_dim: int) -> tuple[int, ...]:
     return tuple(out.shape[1:])
 
 
-class LatentCode:
-    r"""InfoGAN's structured code ``c``: one-hot categorical groups followed by continuous dimensions.
-
-    ``c = [onehot(k_1), …, onehot(k_m), u]`` with ``u ~ U(-1, 1)^d`` or ``N(0, I_d)``. The code's entropy
-    ``H(c)`` and the log-likelihood of an auxiliary ``Q(c | x)`` give InfoGAN's variational lower bound
-    ``I(x; c) ≥ H(c) + E[log Q(c | x)]`` (Chen et al. 2016, Lemma 5.1); continuous codes use a unit-variance
-    Gaussian ``Q`` whose mean is the code head's output (the reparametrization makes it differentiable in
-    ``G``).
-
-    Args:
-        categorical_dims: number of categories of each one-hot group.
-        continuous_dim: number of continuous dimensions.
-        continuous: their distribution.
-
-    Example:
-        >>> code = LatentCode([3], 1, "uniform")
-        >>> code.dim, tuple(code.sample(4).shape)
-        (4, (4, 4))
-    """
-
-    def __init__(self, categorical_dims: Sequence[int], continuous_dim: int, continuous: str) -> None:
-        self.categorical_dims = [int(k) for k in categorical_dims]
-        self.continuous_dim, self.continuous = int(continuous_dim), continuous
-        self.dim = sum(self.categorical_dims) + self.continuous_dim
-
-    def sample(self, n: int, device: torch.device | None = None) -> Tensor:
-        parts = [
-            F.one_hot(torch.randint(k, (n,), device=device), k).to(torch.get_default_dtype())
-            for k in self.categorical_dims
-        ]
-        if self.continuous_dim:
-            shape = (n, self.continuous_dim)
-            u = (
-                torch.rand(shape, device=device) * 2 - 1
-                if self.continuous == "uniform"
-                else torch.randn(shape, device=device)
-            )
-            parts.append(u)
-        return torch.cat(parts, dim=1) if parts else torch.zeros(n, 0, device=device)
-
-    def entropy(self) -> float:
-        """``H(c)`` in nats."""
-        cont = math.log(2.0) if self.continuous == "uniform" else 0.5 * math.log(2 * math.pi * math.e)
-        return sum(math.log(k) for k in self.categorical_dims) + self.continuous_dim * cont
-
-    def log_likelihood(self, q_out: Tensor, code: Tensor) -> Tensor:
-        """Mean ``log Q(c | x)`` over the batch, ``q_out`` being the code head's ``(N, dim)`` output."""
-        total = q_out.new_zeros(())
-        start = 0
-        for k in self.categorical_dims:
-            target = code[:, start : start + k].argmax(dim=1)
-            total = total - F.cross_entropy(q_out[:, start : start + k], target)
-            start += k
-        if self.continuous_dim:
-            sq = (code[:, start:] - q_out[:, start:]).pow(2).sum(dim=1)
-            total = total - 0.5 * (sq + self.continuous_dim * math.log(2 * math.pi)).mean()
-        return total
-
-    def traversal_values(self, steps: int) -> Tensor:
-        """Values a continuous dimension takes in a traversal: ``[-1, 1]`` (uniform) or ``[-2, 2]`` (Gaussian)."""
-        edge = 1.0 if self.continuous == "uniform" else 2.0
-        return torch.linspace(-edge, edge, steps)
-
-
 def default_estimator(
     critic: nn.Module | None, x_shape: tuple[int, ...], z_dim: int, bound: Bound, ema_decay: float
 ) -> MINE:
@@ -163,209 +74,6 @@ def default_estimator(
     return MINE(critic, bound=bound, ema_decay=ema_decay)
 
 
-class GANModule(pl.LightningModule):
-    """Base of the GAN modules: manual optimization, MI-augmented generator steps, shape checks, sampling.
-
-    Under DDP, DDP's own gradient reducer is bypassed (``strategy.block_backward_sync``) and each optimizer
-    averages exactly its own parameters' gradients across processes before stepping. Each backward pass
-    here touches one network only (``toggle_optimizer``), which DDP's reducer, expecting every parameter in
-    every backward, would otherwise reject; and the generator's two gradients ``g_u`` and ``g_m`` must be
-    averaged *before* the clipping of eq. 21 so that the clip sees the global batch's gradients. Hence no
-    ``find_unused_parameters=True`` is needed.
-
-    Note:
-        With manual optimization Lightning counts ``global_step`` (and ``max_steps``) per optimizer step:
-        a training iteration of InfoGAN+MINE is three steps, of a plain GAN two. Budget iterations with
-        epochs or ``limit_train_batches`` to compare methods.
-    """
-
-    #: shape of one sample x, set by subclasses
-    x_shape: tuple[int, ...]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.automatic_optimization = False
-        self.mode_coverage: nn.Module | None = None
-
-    @staticmethod
-    def _check_shared_arguments(
-        clip: str | None, adversarial: str, mi_weight: float, mi_ema_decay: float, **learning_rates: float
-    ) -> None:
-        """The constructor arguments every GAN module of this package has, checked in one place."""
-        check_choice("clip", clip, ("adaptive", None))
-        check_choice("adversarial", adversarial, ADVERSARIAL_LOSSES)
-        check_positive("mi_weight", mi_weight, strict=False)
-        check_unit_interval("mi_ema_decay", mi_ema_decay)
-        for name, lr in learning_rates.items():
-            check_positive(name, lr)
-
-    # ----------------------------------------------------------------- optimization
-    def _average_gradients(self, grads: list[Tensor]) -> list[Tensor]:
-        if self.trainer.world_size <= 1 or not grads:
-            return grads
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        flat = self.trainer.strategy.reduce(flat, reduce_op="mean")
-        return [chunk.view_as(g) for chunk, g in zip(flat.split([g.numel() for g in grads]), grads, strict=True)]
-
-    def _backward_grads(self, loss: Tensor, params: list[Tensor], retain_graph: bool = False) -> list[Tensor]:
-        """Gradient of ``loss`` w.r.t. ``params`` (zeros where unused), through ``manual_backward``."""
-        for p in params:
-            p.grad = None
-        # ParallelStrategy's context; single-device strategies have nothing to block.
-        block = getattr(self.trainer.strategy, "block_backward_sync", contextlib.nullcontext)
-        with block():
-            self.manual_backward(loss, retain_graph=retain_graph)
-        return [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
-
-    @staticmethod
-    def _params(optimizer: Optimizer) -> list[Tensor]:
-        return [p for group in optimizer.param_groups for p in group["params"]]
-
-    @staticmethod
-    def _set_grads_and_step(optimizer: Any, params: Sequence[Tensor], grads: Sequence[Tensor]) -> None:
-        """Install ``grads`` as the gradients of ``params`` (all of ``optimizer``'s) and take one step."""
-        for p, g in zip(params, grads, strict=True):
-            p.grad = g
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    def _step(self, optimizer: Any, loss: Tensor) -> None:
-        """One step of ``optimizer`` on ``loss`` (call between ``toggle_optimizer`` and ``untoggle_optimizer``)."""
-        params = self._params(optimizer)
-        self._set_grads_and_step(optimizer, params, self._average_gradients(self._backward_grads(loss, params)))
-
-    def _step_critic(self, critic_optimizer: Any, loss: Tensor, mi_params: Sequence[Tensor]) -> list[Tensor]:
-        """Step MINE's statistics network on ``loss`` and return ``loss``'s gradient w.r.t. ``mi_params``.
-
-        The critic ascends MINE's bound and the generator (or encoder) ascends the same estimate, so one
-        backward pass of the critic's loss, taken on the *non-detached* batch, gives both the critic's step
-        and the ``g_m`` of eq. 21 (averaged across processes): the critic is evaluated once per training
-        step instead of twice. The model's graph is kept for its adversarial backward. Call outside any
-        ``toggle_optimizer`` block, so that both networks' parameters require gradients.
-        """
-        t_params = self._params(critic_optimizer)
-        grads = self._average_gradients(self._backward_grads(loss, [*t_params, *mi_params], retain_graph=True))
-        self._set_grads_and_step(critic_optimizer, t_params, grads[: len(t_params)])
-        return grads[len(t_params) :]
-
-    def _step_with_mi(
-        self,
-        optimizer: Any,
-        main_loss: Tensor,
-        mi_loss: Tensor | None,
-        weight: float,
-        clip: str | None,
-        mi_params: Sequence[Tensor] | None = None,
-        mi_grads: Sequence[Tensor] | None = None,
-    ) -> dict[str, Tensor]:
-        r"""Step on ``g_u + β g_a`` where ``g_u = ∇ main_loss`` and ``g_m = ∇ mi_loss`` (eq. 21).
-
-        With ``clip="adaptive"``, :math:`g_a = \min(\|g_u\|, \|g_m\|)\, g_m / \|g_m\|`, norms taken over
-        ``mi_params`` (default: all of the optimizer's parameters); otherwise ``g_a = g_m``. ``mi_loss`` is
-        the term to *minimize* (minus the MI estimate); ``mi_grads``, its gradient w.r.t. ``mi_params``
-        already computed and averaged (see :meth:`_step_critic`), replaces it. Gradients are averaged
-        across processes before clipping. Returns the norms of ``g_u``, ``g_m`` and ``g_a`` (over
-        ``mi_params``). Call between ``toggle_optimizer`` and ``untoggle_optimizer``, the losses computed
-        after the toggle.
-        """
-        params = self._params(optimizer)
-        selected = set(map(id, mi_params)) if mi_params is not None else None
-        idx = [i for i, p in enumerate(params) if selected is None or id(p) in selected]
-        use_mi = mi_grads is None and mi_loss is not None and weight != 0
-        g_u = [g.clone() for g in self._backward_grads(main_loss, params, retain_graph=use_mi)]
-        if use_mi:
-            assert mi_loss is not None
-            averaged = self._average_gradients(g_u + self._backward_grads(mi_loss, params))
-            g_u = averaged[: len(params)]
-            g_m_sel = [averaged[len(params) + i] for i in idx]
-        else:
-            g_u = self._average_gradients(g_u)
-            g_m_sel = list(mi_grads) if mi_grads is not None else [torch.zeros_like(params[i]) for i in idx]
-        g_u_sel = [g_u[i] for i in idx]
-        g_a_sel = adaptive_clip(g_u_sel, g_m_sel) if clip == "adaptive" else g_m_sel
-        grads = list(g_u)
-        for i, g in zip(idx, g_a_sel, strict=True):
-            grads[i] = g_u[i] + weight * g
-        self._set_grads_and_step(optimizer, params, grads)
-        return {
-            "grad_norm_adv": global_norm(g_u_sel).detach(),
-            "grad_norm_mi": global_norm(g_m_sel).detach(),
-            "grad_norm_mi_clipped": global_norm(g_a_sel).detach(),
-        }
-
-    def _is_logging_step(self) -> bool:
-        """Whether Lightning writes training logs after this step (every ``log_every_n_steps``).
-
-        For small networks ``self.log`` costs about a quarter of a step; values logged in between are never
-        written, so they are not logged (nor computed, when they cost a forward pass) at all.
-        """
-        connector = getattr(self.trainer, "_logger_connector", None)  # Lightning's own write-or-not decision
-        return connector is None or connector.should_update_logs or self.trainer.should_stop
-
-    def _log_train(self, values: dict[str, Tensor]) -> None:
-        """Log ``train/<name>`` for each entry, on logging steps only."""
-        if self._is_logging_step():
-            self.log_dict({f"train/{k}": v for k, v in values.items()})
-
-    # ----------------------------------------------------------------- data
-    @staticmethod
-    def _real(batch: Any) -> Tensor:
-        """``x`` from a batch that is ``x`` or ``(x, y, ...)``."""
-        return batch[0] if isinstance(batch, (list, tuple)) else batch
-
-    def _check_datamodule(self) -> None:
-        """Fail before training when the data module's sample shape is not the model's ``x_shape``."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        dims = getattr(datamodule, "dims", None)
-        if dims is not None and tuple(dims) != tuple(self.x_shape):
-            raise ValueError(
-                f"the data module {type(datamodule).__name__} yields samples of shape dims={tuple(dims)}, but "
-                f"{type(self).__name__}'s networks produce x_shape={tuple(self.x_shape)}; configure the "
-                f"networks for {tuple(dims)} (or the data module for {tuple(self.x_shape)})"
-            )
-
-    def _setup_mode_coverage(self) -> None:
-        """Track mode coverage when the data module is a mixture (it exposes ``centers`` and ``std``)."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        centers = getattr(datamodule, "centers", None)
-        if centers is None or self.mode_coverage is not None:
-            return
-        from mine_gan.metrics import ModeCoverage  # metrics are optional for a GAN; imported only for mixtures
-
-        # As many generated samples as the validation set holds (2,500 for the VEEGAN/PacGAN protocol).
-        self.mode_coverage = ModeCoverage.from_datamodule(datamodule).to(self.device)
-
-    @override
-    def setup(self, stage: str) -> None:
-        self._check_datamodule()
-        self._setup_mode_coverage()
-
-    def _log_mode_coverage(self) -> None:
-        if self.mode_coverage is None:
-            return
-        for name, value in self.mode_coverage.compute().items():
-            self.log(f"val/{name}", torch.as_tensor(value, dtype=torch.float32), sync_dist=False)
-        self.mode_coverage.reset()
-
-    @override
-    def on_validation_epoch_end(self) -> None:
-        self._log_mode_coverage()
-
-    # ----------------------------------------------------------------- sampling
-    def _generate(self, n: int) -> Tensor:
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def sample(self, n: int) -> Tensor:
-        """``n`` generated samples ``(n, *x_shape)``, the networks in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
-            return self._generate(n)
-        finally:
-            self.train(was_training)
-
-
 @contextlib.contextmanager
 def frozen(module: nn.Module) -> Iterator[nn.Module]:
     """Context in which ``module``'s parameters build no graph (so a borrowed network gets no gradients)."""
@@ -377,3 +85,341 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
     finally:
         for p, flag in state:
             p.requires_grad_(flag)
+
+
+class GANModule(pl.LightningModule):
+    """Base of the GAN modules: random streams, gradient steps, the training recipe, sampling and evaluation.
+
+    Subclasses call :meth:`_configure_training` in their constructor, build ``self.mine`` (or ``None``)
+    and implement ``training_step``, :meth:`_generate` and :meth:`_evaluate`.
+
+    Note:
+        With manual optimization Lightning counts ``global_step`` (and ``max_steps``) per optimizer step:
+        a training iteration of InfoGAN+MINE is three steps, of a plain GAN two. Budget iterations with
+        epochs or ``limit_train_batches`` to compare methods.
+    """
+
+    #: shape of one sample x, set by subclasses
+    x_shape: tuple[int, ...]
+    #: MINE's estimator owned (and trained) by the module, or ``None``
+    mine: MINE | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.mode_coverage: nn.Module | None = None
+        self._seed: int | None = None
+        self._stream: torch.Generator | None = None
+        self._iteration = 0  # training batches done, the resumed ones included
+        self._evaluation_generator: torch.Generator | None = None
+
+    def _configure_training(
+        self,
+        *,
+        clip: str | None,
+        adversarial: str,
+        mi_weight: float,
+        mi_ema_decay: float,
+        d_steps: int,
+        d_penalty: float,
+        d_penalty_points: str,
+        mi_penalty: float,
+        lr_decay: str,
+        **learning_rates: float,
+    ) -> None:
+        """Check and keep the constructor arguments every GAN module of the package has."""
+        check_choice("clip", clip, ("adaptive", None))
+        check_choice("adversarial", adversarial, ADVERSARIAL_LOSSES)
+        check_choice("d_penalty_points", d_penalty_points, PENALTY_POINTS)
+        check_choice("lr_decay", lr_decay, LR_DECAYS)
+        check_positive("mi_weight", mi_weight, strict=False)
+        check_positive("d_penalty", d_penalty, strict=False)
+        check_positive("mi_penalty", mi_penalty, strict=False)
+        check_unit_interval("mi_ema_decay", mi_ema_decay)
+        if not isinstance(d_steps, int) or isinstance(d_steps, bool) or d_steps < 1:
+            raise ValueError(f"`d_steps` must be an integer >= 1, got {d_steps!r}")
+        for name, lr in learning_rates.items():
+            check_positive(name, lr)
+        self.mi_weight, self.clip, self.adversarial = mi_weight, clip, adversarial
+        self.d_steps, self.d_penalty, self.mi_penalty = d_steps, d_penalty, mi_penalty
+        self.d_penalty_points: PenaltyPoints = d_penalty_points  # type: ignore[assignment]
+        self.lr_decay = lr_decay
+        self.mi_step = MIGradientStep(mi_weight, clip)  # type: ignore[arg-type]
+
+    def _save_hyperparameters(self, *networks: str) -> None:
+        """Save every constructor argument (call from the subclass's ``__init__``).
+
+        Networks built by the CLI are saved as their configuration, so ``load_from_checkpoint(path)``
+        rebuilds them; network objects passed directly are not pickled into the checkpoint: pass them to
+        ``load_from_checkpoint`` again.
+        """
+        frame = inspect.currentframe().f_back  # the subclass's __init__, whose arguments are saved
+        self.save_hyperparameters(ignore=list(networks), frame=frame)
+        if "_instantiator" in self.hparams:  # built by LightningCLI: the hparams are the configuration, networks too
+            self.save_hyperparameters(frame=frame)
+
+    # ----------------------------------------------------------------- processes and random streams
+    def _rank_and_world(self) -> tuple[int, int]:
+        try:
+            trainer = self.trainer
+        except RuntimeError:  # not attached to a Trainer: sampling from a loaded checkpoint
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
+
+    @property
+    def random_stream(self) -> torch.Generator:
+        """The training step's random stream: identical on every process, saved with checkpoints."""
+        if self._stream is None:
+            self._seed = int(torch.initial_seed()) % 2**63 if self._seed is None else self._seed
+            self._stream = torch.Generator(device=self.device).manual_seed(self._seed)
+        return self._stream
+
+    def _derived_stream(self, *words: int) -> torch.Generator:
+        """A stream of its own for ``words`` (validation epoch, prediction batch), from the run's seed."""
+        seed = self._seed if self._seed is not None else int(torch.initial_seed())
+        return seeded_generator(seed, *words, device=self.device)
+
+    def _local_rows(self, global_batch: Tensor) -> Tensor:
+        """This process's rows of a batch drawn for all processes: rank ``r`` keeps block ``r``."""
+        rank, world = self._rank_and_world()
+        if world == 1:
+            return global_batch
+        n = global_batch.shape[0] // world
+        return global_batch[rank * n : (rank + 1) * n]
+
+    def _draw(self, n: int, draw: Any, generator: torch.Generator) -> Tensor:
+        """``draw(global_n, generator)`` for the global batch of ``n`` rows per process; this process's rows."""
+        _, world = self._rank_and_world()
+        return self._local_rows(draw(n * world, generator))
+
+    def _gather(self, tensor: Tensor) -> Tensor:
+        """The global batch ``[rank 0 rows; rank 1 rows; ...]``, differentiable in this process's rows."""
+        _, world = self._rank_and_world()
+        if world == 1:
+            return tensor
+        return self.all_gather(tensor, sync_grads=tensor.requires_grad).flatten(0, 1)
+
+    @override
+    def setup(self, stage: str) -> None:
+        check_datamodule_shape(getattr(self.trainer, "datamodule", None), self.x_shape, type(self).__name__)
+        self._setup_mode_coverage()
+        if self._seed is None:
+            # Rank 0's seed, so that processes seeded differently (or not at all) still draw alike.
+            self._seed = int(self.trainer.strategy.broadcast(int(torch.initial_seed()) % 2**63, src=0))
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[_CHECKPOINT_KEY] = {
+            "seed": self._seed,
+            "state": self.random_stream.get_state(),
+            "iteration": self._iteration,
+        }
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get(_CHECKPOINT_KEY)
+        if saved is None:
+            return
+        self._seed, self._stream, self._iteration = saved["seed"], None, int(saved["iteration"])
+        self.random_stream.set_state(saved["state"])
+
+    # ----------------------------------------------------------------- optimization
+    def _optimizer_parts(self) -> tuple[Any, Any, Any]:
+        """``(discriminator, generator, critic-or-None)`` optimizers."""
+        optimizers = self.optimizers()
+        return optimizers[0], optimizers[1], optimizers[2] if len(optimizers) > 2 else None
+
+    def _adam(self, params: Any, lr: float) -> torch.optim.Adam:
+        return torch.optim.Adam(params, lr=lr, betas=tuple(self.hparams.betas))
+
+    def _with_schedules(self, optimizers: list[torch.optim.Optimizer]) -> Any:
+        """``optimizers`` with one linear-decay scheduler each for ``lr_decay="linear"``."""
+        if self.lr_decay == "none":
+            return optimizers
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        schedulers = [
+            {
+                "scheduler": torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0.0, 1.0 - i / total)),
+                "interval": "step",
+            }
+            for opt in optimizers
+        ]
+        return optimizers, schedulers
+
+    def _gradients(self, loss: Tensor, params: Sequence[Tensor], retain_graph: bool = False) -> list[Tensor]:
+        """This process's gradient of ``loss`` w.r.t. ``params`` (zeros where unused), via ``manual_backward``."""
+        for p in params:
+            p.grad = None
+        # ParallelStrategy's context: DDP's reducer must not average behind our back.
+        block = getattr(self.trainer.strategy, "block_backward_sync", contextlib.nullcontext)
+        with block():
+            self.manual_backward(loss, retain_graph=retain_graph)
+        return [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+
+    @staticmethod
+    def _params(optimizer: Any) -> list[Tensor]:
+        return [p for group in optimizer.param_groups for p in group["params"]]
+
+    @staticmethod
+    def _step_and_clear(optimizer: Any) -> None:
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def _step_discriminator(self, optimizer: Any, loss: Tensor) -> None:
+        """One step of ``optimizer`` on ``loss``, gradients averaged (between the ``toggle_optimizer`` calls)."""
+        params = self._params(optimizer)
+        install_gradients(params, average_gradients(self._gradients(loss, params), self.trainer.strategy))
+        self._step_and_clear(optimizer)
+
+    def _penalty(
+        self, critic: Any, weight: float, x: Tensor, *context: Tensor, points: str = "real", fake: Tensor | None = None
+    ) -> Tensor:
+        """``(γ/2)·E‖∇_x critic‖²`` (Mescheder et al., ICML 2018, eq. 9) at real samples or interpolates."""
+        mix = None
+        if points == "interpolates":  # this process's rows of the global batch's weights
+            mix = self._draw(x.shape[0], lambda m, g: torch.rand(m, device=x.device, generator=g), self.random_stream)
+        return 0.5 * weight * gradient_penalty(critic, x, *context, fake=fake, points=points, mix=mix)
+
+    def _step_critic(self, optimizer: Any, loss: Tensor, mi_params: Sequence[Tensor]) -> list[Tensor]:
+        """Step MINE's statistics network on ``loss`` and return ``loss``'s gradient w.r.t. ``mi_params``.
+
+        T ascends MINE's bound and the generator (or encoder) ascends the same estimate, so one backward
+        pass of T's loss on the *non-detached* global batch gives T's step and the generator's ``g_m``
+        (averaged across processes). T's loss is computed identically on every process, so T, its
+        optimizer and its moving average stay identical. Call outside ``toggle_optimizer``.
+        """
+        t_params = self._params(optimizer)
+        grads = average_gradients(
+            self._gradients(loss, [*t_params, *mi_params], retain_graph=True), self.trainer.strategy
+        )
+        install_gradients(t_params, grads[: len(t_params)])
+        self._step_and_clear(optimizer)
+        return grads[len(t_params) :]
+
+    def _step_generator(
+        self,
+        optimizer: Any,
+        main_loss: Tensor,
+        mi_grads: Sequence[Tensor | None] | None,
+    ) -> dict[str, Tensor]:
+        """Step on ``g_u + β g_a`` (eq. 21) through :class:`~mine_gan.optim.MIGradientStep`; returns the norms."""
+        params = self._params(optimizer)
+        norms = self.mi_step(params, self._gradients(main_loss, params), mi_grads, self.trainer.strategy)
+        self._step_and_clear(optimizer)
+        return norms
+
+    def _generator_step_due(self) -> bool:
+        """The generator (and MINE's T) step once every ``d_steps`` batches, after the discriminator's."""
+        return (self._iteration + 1) % self.d_steps == 0
+
+    @override
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._iteration += 1
+        if self.lr_decay != "none":
+            schedulers = self.lr_schedulers()
+            for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+                scheduler.step()
+
+    def _log_train(self, values: dict[str, Tensor]) -> None:
+        """Log ``train/<name>`` for each entry on the steps Lightning writes (every ``log_every_n_steps``).
+
+        Values logged in between would never be written, so they are not logged (nor computed, when a
+        subclass checks :meth:`_is_logging_step` first).
+        """
+        if self._is_logging_step():
+            self.log_dict({f"train/{k}": v for k, v in values.items()})
+
+    def _is_logging_step(self) -> bool:
+        every = self.trainer.log_every_n_steps
+        return every > 0 and ((self._iteration + 1) % every == 0 or self.trainer.should_stop)
+
+    # ----------------------------------------------------------------- data
+    @staticmethod
+    def _real(batch: Any) -> Tensor:
+        """``x`` from a batch that is ``x`` or ``(x, y, ...)``."""
+        return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+    def _setup_mode_coverage(self) -> None:
+        """Track mode coverage when the data module is a mixture (it exposes ``centers`` and ``std``)."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if getattr(datamodule, "centers", None) is None or self.mode_coverage is not None:
+            return
+        from mine_gan.metrics import ModeCoverage  # metrics are optional for a GAN; imported only for mixtures
+
+        # As many generated samples as the validation set holds (2,500 for the VEEGAN/PacGAN protocol).
+        self.mode_coverage = ModeCoverage.from_datamodule(datamodule).to(self.device)
+
+    # ----------------------------------------------------------------- evaluation
+    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:
+        """Log ``<stage>/...`` for one validation or test batch; generated samples feed mode coverage."""
+        raise NotImplementedError
+
+    def _evaluation_stream(self, stage: str) -> torch.Generator:
+        # One stream per evaluation pass, drawn over the global batch: the samples scored do not depend on
+        # how many processes score them, nor on where the training stream is.
+        if self._evaluation_generator is None:
+            self._evaluation_generator = self._derived_stream(_VALIDATION, self.current_epoch, stage == "test")
+        return self._evaluation_generator
+
+    def _reset_evaluation(self) -> None:
+        self._evaluation_generator = None
+        if self.mode_coverage is not None:
+            self.mode_coverage.reset()
+
+    def _log_mode_coverage(self, stage: str) -> None:
+        if self.mode_coverage is None or not self.mode_coverage.update_count:
+            return
+        for name, value in self.mode_coverage.compute().items():  # a collective: every process calls it
+            self.log(f"{stage}/{name}", torch.as_tensor(value, dtype=torch.float32), sync_dist=False)
+        self.mode_coverage.reset()
+
+    @override
+    def on_validation_epoch_start(self) -> None:
+        self._reset_evaluation()
+
+    @override
+    def on_test_epoch_start(self) -> None:
+        self._reset_evaluation()
+
+    @override
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, "val", self._evaluation_stream("val"))
+
+    @override
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, "test", self._evaluation_stream("test"))
+
+    @override
+    def on_validation_epoch_end(self) -> None:
+        self._log_mode_coverage("val")
+
+    @override
+    def on_test_epoch_end(self) -> None:
+        self._log_mode_coverage("test")
+
+    # ----------------------------------------------------------------- sampling
+    def _generate(self, n: int, generator: torch.Generator | None, **latent: Any) -> Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, **latent: Any) -> Tensor:
+        """``n`` generated samples ``(n, *x_shape)``, the networks in eval mode.
+
+        Args:
+            n: number of samples.
+            generator: random stream of the latents (default: the global one), to fix the samples.
+            latent: parts of the latent to fix (InfoGAN: ``code``).
+        """
+        check_positive("n", n)
+        was_training = self.training
+        self.eval()
+        try:
+            return self._generate(n, generator, **latent)
+        finally:
+            self.train(was_training)
+
+    @override
+    def predict_step(self, batch: Any, batch_idx: int) -> Any:
+        """As many samples as the batch has rows, from a stream of this batch's own (reproducible)."""
+        rank, _ = self._rank_and_world()
+        return self.sample(self._real(batch).shape[0], generator=self._derived_stream(_PREDICTION, batch_idx, rank))

@@ -16,33 +16,34 @@ from typing_extensions import override
 
 from mine_gan.estimators import MINE, find_shared_estimator
 from mine_gan.estimators.mine import Bound
-from mine_gan.models.gan import (
-    AdversarialLoss,
-    Clip,
-    ContinuousCode,
-    GANModule,
-    LatentCode,
-    default_estimator,
-    discriminator_loss,
-    frozen,
-    generator_loss,
-    infer_x_shape,
-)
+from mine_gan.models.gan import LRDecay, GANModule, default_estimator, frozen, infer_x_shape
+from mine_gan.nets.codes import ContinuousCode, LatentCode
+from mine_gan.nets.losses import AdversarialLoss, PenaltyPoints, discriminator_loss, generator_loss
+from mine_gan.optim import Clip
 from mine_gan.validation import check_choice, check_positive
+
+MITarget = Literal["code", "latent"]
 
 __all__ = ["InfoGAN"]
 
 
 class InfoGAN(GANModule):
-    r"""GAN whose generator also maximizes the MI between its output and a code (InfoGAN / GAN+MINE).
+    r"""GAN whose generator also maximizes the MI between its output and its code or latent (InfoGAN / GAN+MINE).
 
     .. math:: \min_G\; \mathcal{L}_{adv}(G) - \beta\, \hat I(G([\varepsilon, c]); c)
+              \quad\text{or}\quad \mathcal{L}_{adv}(G) - \beta\, \hat I(G(z); z)
 
-    Each training step generates one fake batch and takes three steps: the discriminator (and, with
-    ``mi="q"``, its code head), MINE's statistics network ``T(x, c)`` (``mi="mine"``, own estimator),
-    and the generator on ``g_u + β g_a`` (eq. 21 with ``clip="adaptive"``, else ``g_u + β g_m``). ``T`` and
-    ``G`` both ascend MINE's estimate, so one backward pass of ``T``'s loss on the fake batch gives ``T``'s
-    step and the generator's ``g_m`` (``G`` sees ``T`` as it was before this step's update).
+    ``mi_target="code"`` is the ICML paper's form (§5.1): the MI with the code ``c`` of ``z = [ε, c]``, which
+    saturates at ``H(c)`` once the categories are told apart. ``mi_target="latent"`` is the form of the
+    ICLR 2018 submission: the MI with the whole latent, a proxy of the generator's entropy that keeps
+    pushing samples apart.
+
+    Each training batch takes a discriminator step (with ``mi="q"``, its code head too); every
+    ``d_steps`` batches, MINE's statistics network ``T(x, ·)`` (``mi="mine"``, own estimator) and the
+    generator step too, the generator on ``g_u + β g_a`` (eq. 21 with ``clip="adaptive"``, see
+    :class:`~mine_gan.optim.MIGradientStep`: ``β`` scales the clipped MI gradient, capped at ``β‖g_u‖``).
+    ``T`` and ``G`` both ascend MINE's estimate, so one backward pass of ``T``'s loss gives ``T``'s step and
+    the generator's ``g_m`` (``G`` sees ``T`` as it was before this step's update).
 
     Args:
         generator: maps ``(N, noise_dim + code_dim)`` to samples; exposes ``latent_dim`` if possible.
@@ -53,18 +54,26 @@ class InfoGAN(GANModule):
         categorical_dims: categories of each one-hot code group.
         continuous_dim: continuous code dimensions.
         continuous: their distribution, ``"uniform"`` on ``[-1, 1]`` or ``"gaussian"``.
-        mi: ``"mine"`` (a statistics network ``T(x, c)``) or ``"q"`` (InfoGAN's ``Q(c | x)``).
+        mi: ``"mine"`` (a statistics network ``T``) or ``"q"`` (InfoGAN's ``Q(c | x)``, code only).
+        mi_target: ``"code"`` (``I(G(z); c)``) or ``"latent"`` (``I(G(z); z)``, the entropy form).
         mi_weight: ``β``; 0 trains a plain GAN (same networks, code fed but not rewarded).
         clip: ``"adaptive"`` for eq. 21, ``None`` for the raw MI gradient.
         adversarial: ``"non_saturating"`` or ``"hinge"``.
         mi_source: ``"own"`` trains a MINE estimator here; ``"shared"`` borrows the estimator named
-            ``mi_pair_name`` from a callback (see :func:`~mine_gan.estimators.find_shared_estimator`), which
-            trains it; the pair it should measure is exposed as ``self.mi_pairs[mi_pair_name]``.
-        mi_pair_name: name of the ``(x, c)`` pair.
+            ``mi_pair_name`` from a callback (a :class:`~mine_gan.callbacks.MutualInformationMonitor`, which
+            trains it on the pair this module returns under ``"mi"``). A borrowed estimator is not part of
+            the module: it is neither saved with it nor wrapped by DDP.
+        mi_pair_name: name of the pair ``(G(z), c)`` (or ``(G(z), z)``) returned under ``outputs["mi"]``.
         critic: statistics network for ``mi="mine"``; default: a :class:`~mine_gan.estimators.ConcatCritic`
             for flat data, a :class:`~mine_gan.estimators.ConvCritic` for images.
-        mi_bound: MINE's bound (``"mine"``: DV with the EMA-corrected gradient, §3.2).
+        mi_bound: the bound ``T`` is trained on and ``G`` ascends (``"mine"``: DV with the EMA-corrected
+            gradient, §3.2; ``"js"``: Jensen–Shannon, as in MEG, Kumar et al. 2019; see :class:`~mine_gan.MINE`).
         mi_ema_decay: decay of MINE's moving average.
+        d_steps: discriminator steps (one per batch) per generator step.
+        d_penalty: ``γ`` of the zero-centred gradient penalty ``(γ/2) E‖∇_x D‖²`` on the discriminator.
+        d_penalty_points: ``"real"`` (R1, Mescheder et al. 2018) or ``"interpolates"`` of real and fake.
+        mi_penalty: ``γ`` of the same penalty on ``T`` at the joint samples.
+        lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``.
         lr_g, lr_d, lr_mi: Adam learning rates of generator, discriminator (and Q head), critic.
         betas: Adam's betas for all three.
     """
@@ -78,6 +87,7 @@ class InfoGAN(GANModule):
         continuous_dim: int = 0,
         continuous: ContinuousCode = "uniform",
         mi: Literal["mine", "q"] = "mine",
+        mi_target: MITarget = "code",
         mi_weight: float = 1.0,
         clip: Clip | None = "adaptive",
         adversarial: AdversarialLoss = "non_saturating",
@@ -86,14 +96,24 @@ class InfoGAN(GANModule):
         critic: nn.Module | None = None,
         mi_bound: Bound = "mine",
         mi_ema_decay: float = 0.99,
+        d_steps: int = 1,
+        d_penalty: float = 0.0,
+        d_penalty_points: PenaltyPoints = "real",
+        mi_penalty: float = 0.0,
+        lr_decay: LRDecay = "none",
         lr_g: float = 2e-4,
         lr_d: float = 2e-4,
         lr_mi: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
     ) -> None:
         super().__init__()
+        self._configure_training(
+            clip=clip, adversarial=adversarial, mi_weight=mi_weight, mi_ema_decay=mi_ema_decay, d_steps=d_steps,
+            d_penalty=d_penalty, d_penalty_points=d_penalty_points, mi_penalty=mi_penalty, lr_decay=lr_decay,
+            lr_g=lr_g, lr_d=lr_d, lr_mi=lr_mi,
+        )  # fmt: skip
         check_choice("mi", mi, ("mine", "q"))
-        self._check_shared_arguments(clip, adversarial, mi_weight, mi_ema_decay, lr_g=lr_g, lr_d=lr_d, lr_mi=lr_mi)
+        check_choice("mi_target", mi_target, ("code", "latent"))
         check_choice("mi_source", mi_source, ("own", "shared"))
         check_choice("continuous", continuous, ("uniform", "gaussian"))
         check_positive("noise_dim", noise_dim)
@@ -104,12 +124,14 @@ class InfoGAN(GANModule):
             )
         if mi_source == "shared" and mi != "mine":
             raise ValueError(f"`mi_source='shared'` borrows a MINE estimator; it needs mi='mine', got mi={mi!r}")
-        self.save_hyperparameters(ignore=["generator", "discriminator", "critic"])
+        if mi == "q" and mi_target != "code":
+            raise ValueError(f"InfoGAN's Q(c | x) estimates the code's MI: mi='q' needs mi_target='code', got {mi_target!r}")
+        self._save_hyperparameters("generator", "discriminator", "critic")
         self.code = LatentCode(categorical_dims, continuous_dim, continuous)
-        if self.code.dim == 0 and mi_weight > 0:
+        if self.code.dim == 0 and mi_weight > 0 and mi_target == "code":
             raise ValueError("an MI term needs a code: set `categorical_dims` or `continuous_dim` (or mi_weight=0)")
         self.noise_dim = noise_dim
-        self.mi, self.mi_weight, self.clip, self.adversarial = mi, mi_weight, clip, adversarial
+        self.mi, self.mi_target = mi, mi_target
         self.mi_source, self.mi_pair_name = mi_source, mi_pair_name
         self.generator, self.discriminator = generator, discriminator
 
@@ -133,48 +155,62 @@ class InfoGAN(GANModule):
                     f"mi='q' needs a discriminator with a code head of code_dim={self.code.dim} outputs "
                     f"(the code's dimension) and `forward_with_code`; got code_dim={head}"
                 )
-        self.mine: MINE | None = None
+        self.mine = None
         if mi == "mine" and mi_source == "own" and mi_weight > 0:
-            self.mine = default_estimator(critic, self.x_shape, self.code.dim, mi_bound, mi_ema_decay)
-        self._shared: MINE | None = None
-        self.mi_pairs: dict[str, tuple[Tensor, Tensor]] = {}
+            target_dim = self.code.dim if mi_target == "code" else latent_dim
+            self.mine = default_estimator(critic, self.x_shape, target_dim, mi_bound, mi_ema_decay)
+        # Borrowed estimators live in a plain dict: not submodules, so not saved, moved or wrapped with the model.
+        self._borrowed: dict[str, MINE] = {}
 
     # ----------------------------------------------------------------- setup
     @override
     def setup(self, stage: str) -> None:
         super().setup(stage)
         if self.mi_source == "shared":
-            self._shared = find_shared_estimator(self.trainer.callbacks, self.mi_pair_name)
+            self._borrowed = {self.mi_pair_name: find_shared_estimator(self.trainer.callbacks, self.mi_pair_name)}
 
     @property
     def estimator(self) -> MINE | None:
         """The MINE estimator in use (own or borrowed), ``None`` with ``mi="q"``."""
-        return self._shared if self.mi_source == "shared" else self.mine
+        return self._borrowed.get(self.mi_pair_name) if self.mi_source == "shared" else self.mine
 
     @override
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        betas = tuple(self.hparams.betas)
+    def configure_optimizers(self) -> Any:
         optimizers = [
-            torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_d, betas=betas),
-            torch.optim.Adam(self.generator.parameters(), lr=self.hparams.lr_g, betas=betas),
+            self._adam(self.discriminator.parameters(), self.hparams.lr_d),
+            self._adam(self.generator.parameters(), self.hparams.lr_g),
         ]
         if self.mine is not None:
-            optimizers.append(torch.optim.Adam(self.mine.parameters(), lr=self.hparams.lr_mi, betas=betas))
-        return optimizers
+            optimizers.append(self._adam(self.mine.parameters(), self.hparams.lr_mi))
+        return self._with_schedules(optimizers)
 
     # ----------------------------------------------------------------- latent
-    def latent(self, n: int) -> tuple[Tensor, Tensor]:
-        """``(z, c)``: generator input ``z = [ε, c]`` ``(n, noise_dim + code_dim)`` and code ``c``."""
-        code = self.code.sample(n, self.device)
-        noise = torch.randn(n, self.noise_dim, device=self.device)
+    def latent(self, n: int, generator: torch.Generator | None = None, code: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(z, c)``: generator input ``z = [ε, c]`` ``(n, noise_dim + code_dim)`` and code ``c``.
+
+        Drawn from ``generator`` (default: torch's global stream). ``code`` fixes the code: ``(code_dim,)``
+        for every sample, or ``(n, code_dim)``.
+        """
+        return self._latent(n, generator, code, per_process=False)
+
+    def _latent(
+        self, n: int, generator: torch.Generator | None, code: Tensor | None = None, *, per_process: bool = True
+    ) -> tuple[Tensor, Tensor]:
+        """:meth:`latent`; with ``per_process``, this process's ``n`` rows of a batch drawn for all processes."""
+        draw = self._draw if per_process else (lambda rows, sampler, g: sampler(rows, g))
+        noise = draw(n, lambda m, g: torch.randn(m, self.noise_dim, device=self.device, generator=g), generator)
+        if code is None:
+            code = draw(n, lambda m, g: self.code.sample(m, self.device, generator=g), generator)
+        else:
+            code = torch.as_tensor(code, dtype=noise.dtype, device=self.device).expand(n, self.code.dim)
         return torch.cat([noise, code], dim=1), code
 
     @override
-    def _generate(self, n: int) -> Tensor:
-        return self.generator(self.latent(n)[0])
+    def _generate(self, n: int, generator: torch.Generator | None, code: Tensor | None = None) -> Tensor:
+        return self.generator(self.latent(n, generator, code)[0])
 
     @torch.no_grad()
-    def code_traversal(self, steps: int) -> Tensor:
+    def code_traversal(self, steps: int, generator: torch.Generator | None = None) -> Tensor:
         """Samples ``(code_dim, steps, *x_shape)``, one row per code dimension.
 
         Continuous dimension ``j``: ``c_j`` sweeps its range over the columns, noise and the rest of the
@@ -182,8 +218,8 @@ class InfoGAN(GANModule):
         columns take ``steps`` noise draws shared by all rows (InfoGAN's figure layout).
         """
         check_positive("steps", steps)
-        base_z, base_c = self.latent(1)
-        noise = torch.randn(steps, self.noise_dim, device=self.device)
+        base_z, base_c = self.latent(1, generator)
+        noise = torch.randn(steps, self.noise_dim, device=self.device, generator=generator)
         rows = []
         start = 0
         for k in self.code.categorical_dims:
@@ -207,26 +243,21 @@ class InfoGAN(GANModule):
         return out.view(self.code.dim, steps, *self.x_shape)
 
     # ----------------------------------------------------------------- training
-    def _mi_loss(self, fake: Tensor, code: Tensor, q_out: Tensor | None) -> Tensor:
-        """The generator's MI term to minimize (minus the estimate, differentiable in ``fake``)."""
-        if self.mi == "q":
-            assert q_out is not None
-            return -(self.code.entropy() + self.code.log_likelihood(q_out, code))
-        estimator = self.estimator
-        assert estimator is not None
-        if self.mi_source == "shared":
-            with frozen(estimator):  # the callback owns and trains it; the generator's step must not touch it
-                return estimator.loss(fake, code, update_ema=False)
-        return estimator.loss(fake, code, update_ema=False)
+    def _target(self, z: Tensor, code: Tensor) -> Tensor:
+        """What the MI is measured against: the code, or the whole latent."""
+        return code if self.mi_target == "code" else z
+
+    def _q_information(self, q_out: Tensor, code: Tensor) -> Tensor:
+        """InfoGAN's lower bound ``H(c) + E[log Q(c | x)]`` (Chen et al. 2016, Lemma 5.1)."""
+        return self.code.entropy() + self.code.log_likelihood(q_out, code)
 
     @override
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
-        optimizers = self.optimizers()
-        opt_d, opt_g = optimizers[0], optimizers[1]
+        opt_d, opt_g, opt_t = self._optimizer_parts()
         real = self._real(batch)
-        z, code = self.latent(real.shape[0])
+        z, code = self._latent(real.shape[0], self.random_stream)
+        target = self._target(z, code)
         fake = self.generator(z)
-        self.mi_pairs = {self.mi_pair_name: (fake.detach(), code)}
         logs: dict[str, Tensor] = {}
 
         # Discriminator (with mi="q", its code head ascends the same bound as the generator, Chen et al.).
@@ -234,55 +265,78 @@ class InfoGAN(GANModule):
         real_logits = self.discriminator(real)
         if self.mi == "q":
             fake_logits, q_out = self.discriminator.forward_with_code(fake.detach())
-            q_mi = self.code.entropy() + self.code.log_likelihood(q_out, code)
+            q_mi = self._q_information(q_out, code)
             d_loss = discriminator_loss(real_logits, fake_logits, self.adversarial) - self.mi_weight * q_mi
             logs["mi"] = q_mi.detach()
         else:
             d_loss = discriminator_loss(real_logits, self.discriminator(fake.detach()), self.adversarial)
-        self._step(opt_d, d_loss)
+        if self.d_penalty > 0:
+            d_loss = d_loss + self._penalty(
+                self.discriminator, self.d_penalty, real, points=self.d_penalty_points, fake=fake
+            )
+        self._step_discriminator(opt_d, d_loss)
         self.untoggle_optimizer(opt_d)
         logs["d_loss"] = d_loss.detach()
+        outputs = {"mi": {self.mi_pair_name: (fake.detach(), target)}}
+        if not self._generator_step_due():
+            self._log_train(logs)
+            return outputs
 
-        # MINE's statistics network T(x, c) ascends its bound on this batch; the same backward gives the
+        # MINE's statistics network T ascends its bound on the global batch; the same backward gives the
         # generator's g_m, since G ascends the same estimate.
-        mi_loss: Tensor | None = None
+        g_params = self._params(opt_g)
         mi_grads: list[Tensor] | None = None
-        if self.mine is not None:
-            mi_loss = self.mine.loss(fake, code)
-            mi_grads = self._step_critic(optimizers[2], mi_loss, self._params(opt_g))
-            logs["mi"] = -mi_loss.detach()
+        mi_value: Tensor | None = None
+        if opt_t is not None:
+            x_all, target_all = self._gather(fake), self._gather(target)
+            t_loss = mi_loss = self.mine.loss(x_all, target_all, generator=self.random_stream)
+            if self.mi_penalty > 0:
+                t_loss = t_loss + self._penalty(self.mine.critic, self.mi_penalty, x_all, target_all)
+            mi_grads = self._step_critic(opt_t, t_loss, g_params)
+            mi_value = -mi_loss.detach()
 
         # Generator: adversarial loss and MI term from the same forward of the fake batch.
         self.toggle_optimizer(opt_g)
-        q_out = None
         if self.mi == "q":
             fake_logits, q_out = self.discriminator.forward_with_code(fake)
         else:
             fake_logits = self.discriminator(fake)
         g_adv = generator_loss(fake_logits, self.adversarial)
-        if mi_grads is None and self.mi_weight > 0:
-            mi_loss = self._mi_loss(fake, code, q_out)
-        norms = self._step_with_mi(opt_g, g_adv, mi_loss, self.mi_weight, self.clip, mi_grads=mi_grads)
+        if self.mi_weight > 0 and mi_grads is None:  # Q, or a borrowed estimator the callback trains
+            mi_loss = -self._q_information(q_out, code) if self.mi == "q" else self._shared_mi_loss(fake, target)
+            mi_grads = self._gradients(mi_loss, g_params, retain_graph=True)
+            mi_value = -mi_loss.detach()
+        norms = self._step_generator(opt_g, g_adv, mi_grads)
         self.untoggle_optimizer(opt_g)
-        logs["g_loss"] = (g_adv + self.mi_weight * mi_loss).detach() if mi_loss is not None else g_adv.detach()
-        if mi_loss is not None and self.mi_source == "shared":
-            logs["mi"] = -mi_loss.detach()
+        logs["g_loss"] = g_adv.detach()
+        if mi_value is not None:
+            logs["mi"] = mi_value
         logs.update(norms)
         self._log_train(logs)
-        return {"mi_pairs": self.mi_pairs}
+        return outputs
+
+    def _shared_mi_loss(self, fake: Tensor, target: Tensor) -> Tensor:
+        """Minus the borrowed estimator's value on the global batch, differentiable in ``fake`` only."""
+        estimator = self.estimator
+        assert estimator is not None
+        # The callback owns and trains T (and its moving average); the generator's step must not touch them.
+        with frozen(estimator):
+            return estimator.loss(
+                self._gather(fake), self._gather(target), update_ema=False, generator=self.random_stream
+            )
 
     @override
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
+    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:
         n = self._real(batch).shape[0]
-        z, code = self.latent(n)
+        z, code = self._latent(n, generator)
         fake = self.generator(z)
         if self.mode_coverage is not None:
             self.mode_coverage.update(fake)
         if self.mi == "q":
             _, q_out = self.discriminator.forward_with_code(fake)
-            mi = self.code.entropy() + self.code.log_likelihood(q_out, code)
+            mi = self._q_information(q_out, code)
         elif self.estimator is not None and n > 1:
-            mi = self.estimator(fake, code)
+            mi = self.estimator(fake, self._target(z, code))
         else:
             return
-        self.log("val/mi", mi, sync_dist=True)
+        self.log(f"{stage}/mi", mi, sync_dist=True)

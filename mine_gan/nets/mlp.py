@@ -32,6 +32,7 @@ class MLPGenerator(nn.Module):
         x_dim: output features.
         hidden_dims: hidden widths.
         activation: hidden nonlinearity.
+        batch_norm: batch normalization after each hidden layer (PacGAN's generator, Lin et al. 2018).
 
     Shape:
         ``(N, latent_dim)`` → ``(N, x_dim)``.
@@ -43,14 +44,19 @@ class MLPGenerator(nn.Module):
     """
 
     def __init__(
-        self, latent_dim: int, x_dim: int = 2, hidden_dims: Sequence[int] = (128, 128), activation: Activation = "relu"
+        self,
+        latent_dim: int,
+        x_dim: int = 2,
+        hidden_dims: Sequence[int] = (128, 128),
+        activation: Activation = "relu",
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         _check_dim("latent_dim", latent_dim)
         _check_dim("x_dim", x_dim)
         self.latent_dim = latent_dim
         self.x_shape: tuple[int, ...] = (x_dim,)
-        self.net = mlp(latent_dim, list(hidden_dims), x_dim, activation)
+        self.net = mlp(latent_dim, list(hidden_dims), x_dim, activation, batch_norm=batch_norm)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z)
@@ -69,6 +75,7 @@ class MLPDiscriminator(DiscriminatorHeads):
         activation: hidden nonlinearity.
         latent_dim: features of ``z`` for a joint discriminator; 0 for ``D(x)``.
         code_dim: outputs of the code head; 0 for none.
+        spectral_norm: spectral normalization of every linear layer (Miyato et al., ICLR 2018).
 
     Shape:
         ``x``: ``(N, x_dim)``, ``z``: ``(N, latent_dim)`` → logits ``(N,)`` (and codes ``(N, code_dim)``).
@@ -88,6 +95,7 @@ class MLPDiscriminator(DiscriminatorHeads):
         activation: Activation = "leaky_relu",
         latent_dim: int = 0,
         code_dim: int = 0,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         _check_dim("x_dim", x_dim)
@@ -98,9 +106,10 @@ class MLPDiscriminator(DiscriminatorHeads):
         self.x_shape: tuple[int, ...] = (x_dim,)
         self.latent_dim, self.code_dim = latent_dim, code_dim
         self.body = nn.Sequential(
-            mlp(x_dim + latent_dim, list(hidden_dims[:-1]), hidden_dims[-1], activation), layers.activation(activation)
+            mlp(x_dim + latent_dim, list(hidden_dims[:-1]), hidden_dims[-1], activation, spectral_norm=spectral_norm),
+            layers.activation(activation),
         )
-        self.head = nn.Linear(hidden_dims[-1], 1)
+        self.head = layers.linear(hidden_dims[-1], 1, spectral_norm)
         self.code_head = nn.Linear(hidden_dims[-1], code_dim) if code_dim > 0 else None
 
     def features(self, x: Tensor, z: Tensor | None = None) -> Tensor:

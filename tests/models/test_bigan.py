@@ -10,7 +10,7 @@ import torch
 from mine_gan.data import Digits, GaussianMixture
 from mine_gan.estimators import MINE, ConcatCritic
 from mine_gan.models import BiGAN
-from mine_gan.models.gan import generator_loss
+from mine_gan.nets.losses import generator_loss
 from mine_gan.nets import DCGANDiscriminator, DCGANEncoder, DCGANGenerator, MLPDiscriminator, MLPEncoder, MLPGenerator
 
 LATENT = 3
@@ -76,9 +76,10 @@ class _SGDBiGAN(BiGAN):
         ]
         return optimizers
 
-    def encode(self, x):
-        self.state = torch.get_rng_state()
-        return super().encode(x)
+    def _encode(self, x, generator, per_process):
+        if not hasattr(self, "state"):  # the training step's encoder noise: recorded before it is drawn
+            self.state = generator.get_state()
+        return super()._encode(x, generator, per_process)
 
 
 def test_update_adds_clipped_mi_gradient_to_the_encoder_only(trainer_factory, flat_loader):
@@ -104,9 +105,9 @@ def test_update_adds_clipped_mi_gradient_to_the_encoder_only(trainer_factory, fl
     with torch.no_grad():
         for p, b in zip([*gen.parameters(), *enc.parameters()], gen_before + enc_before, strict=True):
             p.copy_(b)
-    torch.set_rng_state(model.state)
     mean, log_std = enc(x)
-    z_enc = mean + log_std.exp() * torch.randn_like(mean)
+    noise = torch.randn(mean.shape, generator=torch.Generator().set_state(model.state))
+    z_enc = mean + log_std.exp() * noise
     z = seen["z"]
     adv = generator_loss(model.discriminator(gen(z), z)) + generator_loss(-model.discriminator(x, z_enc))
     mi_loss = mine_before.loss(x, z_enc)

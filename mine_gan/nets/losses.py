@@ -1,0 +1,107 @@
+"""Adversarial losses and the zero-centred gradient penalty that the GAN discriminators are trained with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, get_args
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "ADVERSARIAL_LOSSES",
+    "PENALTY_POINTS",
+    "AdversarialLoss",
+    "PenaltyPoints",
+    "discriminator_loss",
+    "generator_loss",
+    "gradient_penalty",
+]
+
+AdversarialLoss = Literal["non_saturating", "hinge"]
+ADVERSARIAL_LOSSES: tuple[str, ...] = get_args(AdversarialLoss)
+PenaltyPoints = Literal["real", "interpolates"]
+PENALTY_POINTS: tuple[str, ...] = get_args(PenaltyPoints)
+
+
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, kind: AdversarialLoss = "non_saturating") -> Tensor:
+    r"""Discriminator loss on real and fake logits.
+
+    ``"non_saturating"``: :math:`-\log\sigma(D(x)) - \log(1-\sigma(D(G(z))))` (Goodfellow et al. 2014);
+    ``"hinge"``: :math:`\max(0, 1 - D(x)) + \max(0, 1 + D(G(z)))` (Lim & Ye 2017).
+
+    Example:
+        >>> import torch
+        >>> discriminator_loss(torch.tensor([2.0]), torch.tensor([-2.0]), "hinge")
+        tensor(0.)
+    """
+    if kind == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss(fake_logits: Tensor, kind: AdversarialLoss = "non_saturating") -> Tensor:
+    r"""Generator loss: :math:`-\log\sigma(D(G(z)))` (non-saturating) or :math:`-D(G(z))` (hinge).
+
+    Example:
+        >>> import torch
+        >>> generator_loss(torch.tensor([0.0]))
+        tensor(0.6931)
+    """
+    if kind == "hinge":
+        return -fake_logits.mean()
+    return F.softplus(-fake_logits).mean()
+
+
+def gradient_penalty(
+    critic: Callable[..., Tensor],
+    x: Tensor,
+    *context: Tensor,
+    fake: Tensor | None = None,
+    points: PenaltyPoints = "real",
+    generator: torch.Generator | None = None,
+    mix: Tensor | None = None,
+) -> Tensor:
+    r"""Zero-centred gradient penalty :math:`\mathbb{E}\,\|\nabla_x f(\hat x)\|^2` (not yet weighted).
+
+    ``points="real"``: :math:`\hat x = x`, the R1 penalty of Mescheder et al. (ICML 2018, eq. 9, without
+    its :math:`\gamma/2`). ``points="interpolates"``: :math:`\hat x = u x + (1 - u) x_{fake}`,
+    :math:`u \sim U(0, 1)` per sample, the points of Gulrajani et al. (2017) with the zero-centred target
+    of Thanh-Tung et al. (ICLR 2019) instead of WGAN-GP's unit norm. The gradient is taken with
+    ``create_graph=True``, so the penalty trains the critic. ``context`` (a joint discriminator's ``z``,
+    a statistics network's code) is passed to ``critic`` unchanged and not differentiated.
+
+    Args:
+        critic: ``f(x, *context) -> (N,)`` scores.
+        x: real samples ``(N, ...)``.
+        context: further inputs of ``critic``, each ``(N, ...)``.
+        fake: generated samples ``(N, ...)``, needed for ``points="interpolates"``.
+        points: where the gradient is taken.
+        generator: random stream of the interpolation weights.
+        mix: the interpolation weights ``u`` ``(N,)`` themselves (then ``generator`` is not used).
+
+    Returns:
+        The batch mean of the squared gradient norms, a scalar.
+
+    Example:
+        >>> import torch
+        >>> w = torch.tensor([3.0, 4.0])
+        >>> gradient_penalty(lambda x: x @ w, torch.randn(8, 2))  # ||w||^2 at every point
+        tensor(25.)
+    """
+    if points not in PENALTY_POINTS:
+        raise ValueError(f"`points` must be one of {PENALTY_POINTS}, got {points!r}")
+    if points == "interpolates":
+        if fake is None or fake.shape != x.shape:
+            raise ValueError(
+                f"points='interpolates' needs `fake` of the real samples' shape {tuple(x.shape)}, got "
+                f"{None if fake is None else tuple(fake.shape)}"
+            )
+        if mix is None:
+            mix = torch.rand(x.shape[0], generator=generator, device=x.device, dtype=x.dtype)
+        u = mix.view((x.shape[0],) + (1,) * (x.ndim - 1))
+        x = u * x.detach() + (1 - u) * fake.detach()
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x, *context).sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()

@@ -1,0 +1,181 @@
+r"""The generator step of MINE's adaptive gradient clipping (Belghazi et al., ICML 2018, eq. 21), public.
+
+A model trained on a main loss (a GAN generator's adversarial loss) plus an MI term has, for the same
+parameters, two gradients: ``g_u`` from the main loss and ``g_m`` from the MI term (the gradient of minus
+the MI estimate, so that descending it ascends the MI). Eq. 21 rescales the MI gradient so that it can
+never outweigh the main one,
+
+.. math:: g_a = \min(\|g_u\|, \|g_m\|)\,\frac{g_m}{\|g_m\|}, \qquad \theta \leftarrow \mathrm{step}(g_u + \beta g_a),
+
+norms over all parameters together. ``β`` (``mi_weight``) therefore scales the *clipped* MI gradient:
+the MI term's contribution to the step has norm at most ``β‖g_u‖``.
+
+Under data parallelism the two gradients are averaged across processes **before** the clip, so that the
+clip compares the global batch's gradients (clipping per process, then averaging, is a different
+operator). Pass ``strategy=trainer.strategy`` to get this; it is one all-reduce for both gradients.
+
+This module is what :class:`~mine_gan.models.InfoGAN`, :class:`~mine_gan.models.BiGAN` and
+:class:`~mine_gan.MIRegularizer` (``clip=True``) use; a user's own GAN can use it the same way (see
+:class:`MIGradientStep`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, get_args
+
+import torch
+from torch import Tensor
+
+from mine_gan.functional import adaptive_clip, global_norm
+
+__all__ = ["CLIPS", "Clip", "MIGradientStep", "average_gradients", "clip_mi_gradients", "install_gradients"]
+
+Clip = Literal["adaptive"]
+CLIPS: tuple[str, ...] = get_args(Clip)
+
+
+def average_gradients(grads: Sequence[Tensor], strategy: Any = None) -> list[Tensor]:
+    """Mean of each gradient over the processes of ``strategy`` (one all-reduce of the flattened list).
+
+    Args:
+        grads: per-parameter gradients, the same shapes on every process.
+        strategy: a Lightning strategy (``trainer.strategy``), or anything with ``world_size`` and
+            ``reduce(tensor, reduce_op="mean")``; ``None`` or one process returns ``grads`` unchanged.
+
+    Example:
+        >>> import torch
+        >>> average_gradients([torch.ones(2)], strategy=None)
+        [tensor([1., 1.])]
+    """
+    grads = list(grads)
+    if strategy is None or getattr(strategy, "world_size", 1) <= 1 or not grads:
+        return grads
+    flat = strategy.reduce(torch.cat([g.reshape(-1) for g in grads]), reduce_op="mean")
+    return [chunk.view_as(g) for chunk, g in zip(flat.split([g.numel() for g in grads]), grads, strict=True)]
+
+
+def clip_mi_gradients(
+    main_grads: Sequence[Tensor],
+    mi_grads: Sequence[Tensor | None],
+    clip: Clip | None = "adaptive",
+    strategy: Any = None,
+) -> tuple[list[Tensor], list[Tensor | None], dict[str, Tensor]]:
+    r"""Average ``g_u`` and ``g_m`` across processes, then clip ``g_m`` against ``g_u`` (eq. 21).
+
+    .. math:: g_a = \min(\|g_u\|, \|g_m\|)\, g_m / \|g_m\|
+
+    Args:
+        main_grads: ``g_u``, one gradient per parameter.
+        mi_grads: ``g_m``, aligned with ``main_grads``; ``None`` for a parameter the MI term does not
+            train (BiGAN's generator, when only the encoder ascends the MI). Norms are taken over the
+            parameters with an MI gradient only.
+        clip: ``"adaptive"`` for eq. 21, ``None`` to pass ``g_m`` through unclipped.
+        strategy: see :func:`average_gradients`.
+
+    Returns:
+        ``(g_u, g_a, norms)``: the averaged main gradients, the clipped MI gradients (``None`` where
+        ``mi_grads`` had ``None``), and ``norms`` with ``grad_norm_adv`` (``‖g_u‖``), ``grad_norm_mi``
+        (``‖g_m‖``) and ``grad_norm_mi_clipped`` (``‖g_a‖``), over the MI-trained parameters.
+
+    Example:
+        >>> import torch
+        >>> g_u, g_a, norms = clip_mi_gradients([torch.tensor([0.0, 1.0])], [torch.tensor([3.0, 4.0])])
+        >>> g_a, norms["grad_norm_mi_clipped"]
+        ([tensor([0.6000, 0.8000])], tensor(1.))
+    """
+    if clip not in (*CLIPS, None):
+        raise ValueError(f"`clip` must be one of {CLIPS} or None, got {clip!r}")
+    if len(main_grads) != len(mi_grads):
+        raise ValueError(
+            f"`main_grads` and `mi_grads` must align parameter by parameter, got {len(main_grads)} and "
+            f"{len(mi_grads)} tensors"
+        )
+    selected = [i for i, g in enumerate(mi_grads) if g is not None]
+    averaged = average_gradients([*main_grads, *(mi_grads[i] for i in selected)], strategy)
+    g_u = averaged[: len(main_grads)]
+    g_m = averaged[len(main_grads) :]
+    g_u_selected = [g_u[i] for i in selected]
+    g_a_selected = adaptive_clip(g_u_selected, g_m) if clip == "adaptive" else g_m
+    g_a: list[Tensor | None] = [None] * len(main_grads)
+    for i, g in zip(selected, g_a_selected, strict=True):
+        g_a[i] = g
+    norms = {
+        "grad_norm_adv": global_norm(g_u_selected).detach(),
+        "grad_norm_mi": global_norm(g_m).detach(),
+        "grad_norm_mi_clipped": global_norm(g_a_selected).detach(),
+    }
+    return g_u, g_a, norms
+
+
+def install_gradients(params: Sequence[Tensor], grads: Sequence[Tensor]) -> None:
+    """Set ``p.grad = g`` for each parameter, ready for ``optimizer.step()``."""
+    if len(params) != len(grads):
+        raise ValueError(f"`params` and `grads` must align, got {len(params)} and {len(grads)} tensors")
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g
+
+
+class MIGradientStep:
+    r"""Install ``g_u + β g_a`` (eq. 21) as the gradients of a set of parameters, for any training loop.
+
+    .. math:: g = g_u + \beta\, \min(\|g_u\|, \|g_m\|)\, \frac{g_m}{\|g_m\|}
+
+    ``mi_weight`` is ``β``: it scales the *clipped* MI gradient, so the MI term moves the parameters by at
+    most ``β‖g_u‖`` (with ``clip=None``: by ``β‖g_m‖``, unclipped). Call it after computing the two
+    gradients and before ``optimizer.step()``; under DDP pass the strategy so that both gradients are
+    averaged across processes before the clip (and block DDP's own reducer around the backward passes,
+    e.g. with ``trainer.strategy.block_backward_sync()``, so they are not averaged twice).
+
+    Args:
+        mi_weight: ``β ≥ 0``.
+        clip: ``"adaptive"`` (eq. 21) or ``None``.
+
+    Example:
+        A generator step of one's own GAN with MINE (``mine = MINE(critic)``, manual optimization):
+
+        >>> import torch
+        >>> from mine_gan import MINE, ConcatCritic
+        >>> _ = torch.manual_seed(0)
+        >>> generator = torch.nn.Linear(4, 2)
+        >>> mine = MINE(ConcatCritic(2, 4, hidden_dims=(16,)), bound="js")
+        >>> z = torch.randn(32, 4)
+        >>> fake = generator(z)
+        >>> params = list(generator.parameters())
+        >>> g_u = torch.autograd.grad(fake.pow(2).mean(), params, retain_graph=True)  # the adversarial loss
+        >>> g_m = torch.autograd.grad(mine.loss(fake, z, update_ema=False), params)    # minus the MI estimate
+        >>> norms = MIGradientStep(mi_weight=1.0)(params, g_u, g_m)                   # sets p.grad
+        >>> bool(norms["grad_norm_mi_clipped"] <= norms["grad_norm_adv"] + 1e-6)
+        True
+    """
+
+    def __init__(self, mi_weight: float = 1.0, clip: Clip | None = "adaptive") -> None:
+        if not isinstance(mi_weight, (int, float)) or mi_weight < 0:
+            raise ValueError(f"`mi_weight` must be a number >= 0, got {mi_weight!r}")
+        if clip not in (*CLIPS, None):
+            raise ValueError(f"`clip` must be one of {CLIPS} or None, got {clip!r}")
+        self.mi_weight = float(mi_weight)
+        self.clip = clip
+
+    def __call__(
+        self,
+        params: Iterable[Tensor],
+        main_grads: Sequence[Tensor],
+        mi_grads: Sequence[Tensor | None] | None,
+        strategy: Any = None,
+    ) -> dict[str, Tensor]:
+        """Install ``g_u + β g_a`` in ``params``' ``.grad``; returns the norms of :func:`clip_mi_gradients`.
+
+        Args:
+            params: the parameters, aligned with the gradients.
+            main_grads: ``g_u`` per parameter.
+            mi_grads: ``g_m`` per parameter (``None`` entries: no MI gradient for that one); ``None``
+                altogether for a step without MI term (``g_u`` alone, still averaged).
+            strategy: a Lightning strategy to average across processes, or ``None``.
+        """
+        params = list(params)
+        if mi_grads is None:
+            mi_grads = [None] * len(params)
+        g_u, g_a, norms = clip_mi_gradients(main_grads, mi_grads, self.clip, strategy)
+        install_gradients(params, [u if a is None else u + self.mi_weight * a for u, a in zip(g_u, g_a, strict=True)])
+        return norms
