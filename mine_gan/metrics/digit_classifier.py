@@ -61,7 +61,8 @@ class DigitClassifier(nn.Module):
     def embed(self, x: Tensor) -> Tensor:
         """The features the last layer classifies: ``(B, 1, S, S)`` → ``(B, 128)`` (after ReLU).
 
-        The space of the Fréchet distance of :class:`~mine_gan.metrics.StackedModeCoverage`.
+        The space of the Fréchet distance of :class:`~mine_gan.metrics.StackedModeCoverage`; with
+        :meth:`classify_features` it gives features and logits from one pass.
 
         Example:
             >>> DigitClassifier().embed(torch.zeros(2, 1, 8, 8)).shape
@@ -72,8 +73,12 @@ class DigitClassifier(nn.Module):
             x = F.interpolate(x, size=(_WORKING_SIZE,) * 2, mode="bilinear", align_corners=False, antialias=shrinking)
         return self.head[:-1](self.features(x))
 
+    def classify_features(self, features: Tensor) -> Tensor:
+        """Logits ``(B, 10)`` of features from :meth:`embed`: ``classify_features(embed(x)) == forward(x)``."""
+        return self.head[-1](features)
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.head[-1](self.embed(x))
+        return self.classify_features(self.embed(x))
 
 
 def _shift(x: Tensor, generator: torch.Generator, max_shift: int) -> Tensor:

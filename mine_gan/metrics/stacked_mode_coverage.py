@@ -10,7 +10,12 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 
 from mine_gan.metrics.digit_classifier import load_digit_classifier
-from mine_gan.metrics.functional.stacked import _stacked_compute, _stacked_update, reference_gaussian
+from mine_gan.metrics.functional.stacked import (
+    _stacked_compute,
+    _stacked_update,
+    has_features,
+    reference_gaussian,
+)
 from mine_gan.validation import check_positive, check_unit_interval
 
 __all__ = ["StackedModeCoverage"]
@@ -41,7 +46,7 @@ class StackedModeCoverage(Metric):
     Args:
         image_size: side of the images classified (8, 16, 28, 32 or 64); for the default classifier.
         classifier: single-digit classifier ``(B, 1, H, W) -> (B, 10)`` logits for images in ``[-1, 1]``; it
-            also needs ``embed`` (its features) when ``reference`` is given.
+            also needs ``embed`` and ``classify_features`` when ``reference`` is given.
         cache_dir: where the default classifier is cached; ``None`` for ``$MINE_GAN_CACHE`` or
             ``~/.cache/mine_gan``.
         seed: seed of the default classifier's digit split and training; use the seed of the
@@ -94,9 +99,9 @@ class StackedModeCoverage(Metric):
                 image_size, cache_dir=cache_dir, seed=seed, min_accuracy=min_accuracy
             )
         self.classifier = classifier.eval().requires_grad_(False)
-        if reference is not None and not callable(getattr(classifier, "embed", None)):
+        if reference is not None and not has_features(classifier):
             raise ValueError(
-                "`reference` needs a classifier with an `embed` method (its features), like DigitClassifier"
+                "`reference` needs a classifier with `embed` and `classify_features` methods, like DigitClassifier"
             )
         self.num_channels = num_channels
         self.num_modes = 10**num_channels

@@ -136,7 +136,7 @@ def test_bad_input(digit_classifier_32):
     with pytest.raises(ValueError, match=r"`confidence` must be in \[0, 1\], got 1.5"):
         StackedModeCoverage(classifier=digit_classifier_32[0], confidence=1.5)
     no_features = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 10))
-    with pytest.raises(ValueError, match="`reference` needs a classifier with an `embed` method"):
+    with pytest.raises(ValueError, match="`reference` needs a classifier with `embed` and `classify_features`"):
         StackedModeCoverage(classifier=no_features, reference=torch.zeros(4, 1, 32, 32))
     with pytest.raises(ValueError, match=r"`images` must be \(N, C, H, W\), got \(4, 32, 32\)"):
         stacked_digit_statistics(torch.zeros(4, 32, 32), digit_classifier_32[0])
@@ -214,4 +214,4 @@ def test_digit_classifier_embed_is_what_its_last_layer_classifies():
     torch.manual_seed(0)
     classifier = DigitClassifier().eval()
     x = torch.rand(5, 1, 32, 32) * 2 - 1
-    torch.testing.assert_close(classifier.head[-1](classifier.embed(x)), classifier(x))
+    torch.testing.assert_close(classifier.classify_features(classifier.embed(x)), classifier(x))

@@ -10,7 +10,7 @@ numbers say whether they were:
   0.1. Blank channels are labelled confidently too, but they collapse the mode count.
 * **Fréchet digit distance**: the Fréchet distance between Gaussians fitted to the classifier's penultimate
   features of the generated channels and of real digits, FID (Heusel et al., 2017) in a digit classifier's
-  feature space (the classifier needs an ``embed`` method, like
+  feature space (the classifier needs ``embed`` and ``classify_features`` methods, like
   :class:`~mine_gan.metrics.DigitClassifier`).
 
 Each statistic is an ``_update`` (images → sums that add up across batches and processes) and a ``_compute``
@@ -31,6 +31,7 @@ __all__ = [
     "feature_moments",
     "frechet_distance",
     "gaussian_from_moments",
+    "has_features",
     "reference_gaussian",
     "stacked_digit_predictions",
     "stacked_digit_statistics",
@@ -50,6 +51,17 @@ def _channels(images: Tensor) -> Tensor:
     return images.reshape(n * c, 1, h, w)
 
 
+def has_features(classifier: nn.Module) -> bool:
+    """Whether ``classifier`` exposes ``embed`` (features) and ``classify_features`` (their logits), like
+    :class:`~mine_gan.metrics.DigitClassifier`: what the Fréchet distance needs."""
+    return callable(getattr(classifier, "embed", None)) and callable(getattr(classifier, "classify_features", None))
+
+
+def _predict(logits: Tensor, shape: torch.Size) -> tuple[Tensor, Tensor]:
+    confidence, digits = logits.softmax(dim=1).max(dim=1)
+    return digits.reshape(shape), confidence.reshape(shape)
+
+
 @torch.no_grad()
 def stacked_digit_predictions(images: Tensor, classifier: nn.Module) -> tuple[Tensor, Tensor]:
     """Each channel of ``(N, C, H, W)`` stacks classified alone: digits ``(N, C)`` and the classifier's
@@ -62,8 +74,7 @@ def stacked_digit_predictions(images: Tensor, classifier: nn.Module) -> tuple[Te
         (torch.Size([4, 3]), torch.Size([4, 3]), True)
     """
     _check_images(images)
-    confidence, digits = classifier(_channels(images)).softmax(dim=1).max(dim=1)
-    return digits.reshape(images.shape[:2]), confidence.reshape(images.shape[:2])
+    return _predict(classifier(_channels(images)), images.shape[:2])
 
 
 def stacked_modes(digits: Tensor) -> Tensor:
@@ -131,7 +142,11 @@ def _stacked_update(
 ) -> dict[str, Tensor]:
     """Sums of one batch: mode ``counts`` ``(num_modes,)``, ``total`` stacks, ``confident`` and ``channels``
     counts, and, ``with_features``, the :func:`feature_moments` of the channels' classifier features."""
-    digits, top = stacked_digit_predictions(images, classifier)
+    _check_images(images)
+    features = classifier.embed(_channels(images)) if with_features else None
+    # One pass through the classifier's body serves both the labels and the Fréchet features.
+    logits = classifier.classify_features(features) if features is not None else classifier(_channels(images))
+    digits, top = _predict(logits, images.shape[:2])
     device = images.device
     state = {
         "counts": torch.bincount(stacked_modes(digits), minlength=num_modes),
@@ -139,8 +154,8 @@ def _stacked_update(
         "confident": (top >= confidence).sum(),
         "channels": torch.tensor(top.numel(), device=device),
     }
-    if with_features:
-        state["feature_sum"], state["feature_outer"], _ = feature_moments(classifier.embed(_channels(images)))
+    if features is not None:
+        state["feature_sum"], state["feature_outer"], _ = feature_moments(features)
     return state
 
 
@@ -182,8 +197,8 @@ def stacked_digit_statistics(
 
     Args:
         images: ``(N, C, H, W)`` generated stacks in ``[-1, 1]``, usually ``C = 3``.
-        classifier: single-digit classifier ``(B, 1, H, W) → (B, 10)`` logits, with ``embed`` when
-            ``reference`` is given.
+        classifier: single-digit classifier ``(B, 1, H, W) → (B, 10)`` logits, with ``embed`` and
+            ``classify_features`` when ``reference`` is given (:func:`has_features`).
         min_count: samples a mode needs to count as covered (1 in the protocol).
         confidence: a channel is confidently labelled when its top softmax probability is at least this.
         reference: ``(M, C', H, W)`` real digits for the Fréchet distance; ``None`` to skip it.
@@ -201,6 +216,8 @@ def stacked_digit_statistics(
     _check_images(images)
     check_positive("min_count", min_count)
     check_unit_interval("confidence", confidence, closed_right=True)
+    if reference is not None and not has_features(classifier):
+        raise ValueError("`reference` needs a classifier with `embed` and `classify_features` methods")
     ref = reference_gaussian(reference, classifier) if reference is not None else None
     state = _stacked_update(images, classifier, 10 ** images.shape[1], confidence, ref is not None)
     return _stacked_compute(state, min_count, ref)
