@@ -44,7 +44,8 @@ _GAN = (
     "mine_gan/nets/codes.py",
     "mine_gan/nets/losses.py",
     "mine_gan/nets/mlp.py",
-    "mine_gan/data/seeding.py",
+    "mine_gan/optim",
+    "mine_gan/seeding.py",
 )
 _DIGITS = ("mine_gan/data/digits.py", "mine_gan/data/images.py", "mine_gan/metrics/digit_classifier.py")
 
@@ -77,7 +78,7 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
         "mine_gan/data/digits.py",
         "mine_gan/data/images.py",
         "mine_gan/data/mnist.py",
-        "mine_gan/data/seeding.py",
+        "mine_gan/seeding.py",
     ),
 }
 
@@ -99,7 +100,7 @@ def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return ""
-    return done.stdout.strip()
+    return done.stdout.rstrip()  # not strip(): `git status --porcelain` lines start with a status column
 
 
 def quiet() -> None:
@@ -206,10 +207,19 @@ def config_hash(config: Any) -> str:
 
 
 def provenance(experiment: str) -> dict[str, Any]:
-    """The commit the code ran at, and which of ``experiment``'s dependencies differed from it (uncommitted)."""
+    """The commit checked out now, and which of ``experiment``'s dependencies differ from it (uncommitted)."""
     commit = git("rev-parse", "HEAD") or None
-    changed = git("status", "--porcelain", "--", *dependency_paths(experiment))
-    return {"commit": commit, "uncommitted": sorted(line[3:] for line in changed.splitlines())}
+    changed = git("status", "--porcelain", "--", *dependency_paths(experiment)).splitlines()
+    # Porcelain lines are "XY path" or "XY old -> new" for renames.
+    return {"commit": commit, "uncommitted": sorted(line[3:].split(" -> ")[-1] for line in changed)}
+
+
+def _script_experiment() -> str:
+    return Path(sys.argv[0]).resolve().parent.name
+
+
+# The code a script runs is the code at its start: the commit may move, and files change, while it trains.
+_AT_START = provenance(_script_experiment()) if _script_experiment() in DEPENDS_ON else None
 
 
 def write_meta(
@@ -218,8 +228,9 @@ def write_meta(
     """``meta_<scale>.json``: what made ``out``'s ``*_<scale>`` files, so a table can be trusted or marked stale.
 
     Records the command line, the experiment (the folder of the script), the commit and any uncommitted changes
-    to the experiment's dependencies (:func:`provenance`), the SHA-256 of the resolved configuration, the seeds,
-    the wall time and the machine.
+    to the experiment's dependencies when the script started (:func:`provenance`; ``commit_at_end`` too when
+    HEAD moved during the run), the SHA-256 of the resolved configuration, the seeds, the wall time and the
+    machine.
 
     Args:
         out: results folder.
@@ -230,14 +241,18 @@ def write_meta(
             (e.g. its parsed arguments without the seeds); by default every config :func:`from_config` resolved.
     """
     script = Path(sys.argv[0]).resolve()
-    experiment = script.parent.name
+    experiment = _script_experiment()
+    if _AT_START is None:
+        raise RuntimeError(f"{script} is not in an experiment folder of harness.DEPENDS_ON; declare its dependencies")
+    head_now = git("rev-parse", "HEAD") or None
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(script, REPOSITORY), *sys.argv[1:]])
     resolved = dict(config) if config is not None else dict(_RESOLVED_CONFIGS)
     meta = {
         "command": command,
         "experiment": experiment,
         "scale": scale,
-        **provenance(experiment),
+        **_AT_START,
+        **({"commit_at_end": head_now} if head_now != _AT_START["commit"] else {}),
         "config_sha256": config_hash(resolved) if resolved else None,
         "config": resolved,
         "seeds": list(seeds) if seeds is not None else None,
