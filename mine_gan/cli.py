@@ -23,6 +23,8 @@ head has ``code_dim`` outputs when ``mi="q"``. A link whose target the chosen cl
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
 import sys
 from collections.abc import Sequence
@@ -65,26 +67,44 @@ def _infogan_code_head(mi: str, categorical_dims: Sequence[int], continuous_dim:
     return sum(int(k) for k in categorical_dims) + int(continuous_dim) if mi == "q" else 0
 
 
-class _TolerantInstantiator(_InstantiatorFn):
-    """Lightning's instantiator, minus links whose target the chosen class does not have.
+class _CompleteInstantiator(_InstantiatorFn):
+    """Lightning's instantiator, saving the complete configuration of the module as its hyperparameters.
 
-    jsonargparse skips a link whose target key is absent from the configuration (a ``generator.x_dim`` link
-    when the model is an ``InformationBottleneck``) but still reports it as applied; Lightning's
-    instantiator would then fail writing it into the module's hyperparameters.
+    Lightning saves the dumped configuration, from which jsonargparse drops link targets (the networks'
+    ``latent_dim``, ``x_dim``): ``load_from_checkpoint`` could not rebuild the networks from it. This one
+    saves the resolved configuration, link targets included, and keeps only the instantiation links whose
+    target the chosen class accepts (jsonargparse reports a ``generator.out_channels`` link as applied even
+    when the generator is an MLP, and Lightning would write it into the hyperparameters).
+
+    ``_InstantiatorFn`` and ``config_dump`` are Lightning internals: ``pyproject.toml`` pins the Lightning
+    versions this was checked against, and ``tests/test_cli.py`` fails loudly when they change.
     """
 
     @override
     def __call__(self, class_type: type, *args: Any, applied_instantiation_links: dict, **kwargs: Any) -> Any:
         self.cli._dump_config()
-        dumped = self.cli.config_dump.get(self.key, {})
-        kept = {}
-        for key, value in applied_instantiation_links.items():
-            node: Any = dumped
-            for part in key.split(".")[1:-1]:  # drop the leading "model"/"data" and the leaf
-                node = node.get(part) if isinstance(node, dict) else None
-            if isinstance(node, dict):
-                kept[key] = value
+        config = self.cli.config[self.cli.subcommand] if self.cli.subcommand else self.cli.config
+        resolved = config[self.key].as_dict() if hasattr(config[self.key], "as_dict") else config[self.key]
+        self.cli.config_dump[self.key] = resolved
+        kept = {key: value for key, value in applied_instantiation_links.items() if _accepts(resolved, key)}
         return super().__call__(class_type, *args, applied_instantiation_links=kept, **kwargs)
+
+
+def _accepts(config: Any, link_target: str) -> bool:
+    """Whether the class configured at the parent of ``link_target`` (``model.init_args.generator.init_args.x_dim``)
+    takes that argument."""
+    *parents, leaf = link_target.split(".")[1:]  # drop the leading "model"/"data"
+    node: Any = config
+    for part in parents[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or not isinstance(node.get("class_path"), str) or parents[-1:] != ["init_args"]:
+        return False
+    module, _, name = node["class_path"].rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return False
+    return leaf in inspect.signature(cls).parameters
 
 
 class MineGanCLI(LightningCLI):
@@ -141,10 +161,10 @@ class MineGanCLI(LightningCLI):
     @override
     def _add_instantiators(self) -> None:
         self.parser.add_instantiator(
-            _TolerantInstantiator(cli=self, key="model"), pl.LightningModule, subclasses=self.subclass_mode_model
+            _CompleteInstantiator(cli=self, key="model"), pl.LightningModule, subclasses=self.subclass_mode_model
         )
         self.parser.add_instantiator(
-            _TolerantInstantiator(cli=self, key="data"), pl.LightningDataModule, subclasses=self.subclass_mode_data
+            _CompleteInstantiator(cli=self, key="data"), pl.LightningDataModule, subclasses=self.subclass_mode_data
         )
 
     @override

@@ -215,3 +215,8 @@ class ImageDataModule(pl.LightningDataModule, ABC):
     @override
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
+
+    @override
+    def predict_dataloader(self) -> DataLoader:
+        """The test images: a GAN module's ``predict_step`` samples as many, and BiGAN encodes them."""
+        return self._loader("test")

@@ -147,6 +147,11 @@ class SampledDataModule(pl.LightningDataModule, ABC):
         )
 
     @override
+    def predict_dataloader(self) -> DataLoader:
+        """The test points: a GAN module's ``predict_step`` samples as many, and BiGAN encodes them."""
+        return self.test_dataloader()
+
+    @override
     def state_dict(self) -> dict[str, int]:
         # Resuming from a checkpoint continues the stream of fresh epochs rather than replaying epoch 0.
         return {"epoch": self._train_stream.epoch}

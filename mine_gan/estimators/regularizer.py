@@ -8,8 +8,8 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor, nn
 
-from mine_gan import functional as MF
 from mine_gan.estimators.mine import MINE, Bound, Marginal
+from mine_gan.optim import clip_mi_gradients
 from mine_gan.validation import check_choice, check_paired, check_positive
 
 __all__ = ["Direction", "MIRegularizer"]
@@ -48,7 +48,8 @@ class MIRegularizer(nn.Module):
     **Adaptive clipping** (``clip=True``, paper eq. 21): call ``regularizer(a, b, main_loss=loss,
     params=encoder.parameters())``. With ``g_u = ∇_params main_loss`` and ``g_m`` the MI gradient in the
     chosen direction, the term then gives ``params`` the gradient ``weight · min(‖g_u‖, ‖g_m‖) g_m / ‖g_m‖``
-    (:func:`mine_gan.functional.adaptive_clip`), so the MI term can never outweigh the main loss; add
+    (:func:`mine_gan.optim.clip_mi_gradients`, the same eq. 21 step the GAN modules take), so the MI term
+    moves ``params`` by at most ``weight · ‖g_u‖``; add
     ``main_loss`` to the term yourself as usual. With clipping the MI gradient reaches ``params`` only:
     pass every parameter upstream of ``a`` and ``b`` that the main loss also trains.
 
@@ -170,7 +171,8 @@ class MIRegularizer(nn.Module):
         params = [p for p in params if p.requires_grad]
         mi_grads = torch.autograd.grad(surrogate, params, retain_graph=True, allow_unused=True)
         main_grads = torch.autograd.grad(main_loss, params, retain_graph=True, allow_unused=True)
-        clipped = MF.adaptive_clip(main_grads, mi_grads)
+        main_grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, main_grads, strict=True)]
+        _, clipped, _ = clip_mi_gradients(main_grads, mi_grads, clip="adaptive")
         terms = [(p * g).sum() for p, g in zip(params, clipped, strict=True) if g is not None]
         return sum(terms, surrogate.new_zeros(()))
 

@@ -199,13 +199,14 @@ class BiGAN(GANModule):
             self._log_train(logs)
 
     @override
-    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:
+    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:  # noqa: D102
         real = self._real(batch)
         self.log(f"{stage}/recon_error", self.reconstruction_error(real), sync_dist=True)
         if self.mode_coverage is not None:
             self.mode_coverage.update(self.generator(self._noise(real.shape[0], generator, per_process=True)))
         if self.mine is not None and real.shape[0] > 1:
-            self.log(f"{stage}/mi", self.mine(real, self._encode(real, generator, per_process=True)), sync_dist=True)
+            z_enc = self._encode(real, generator, per_process=True)
+            self.log(f"{stage}/mi", self.mine(real, z_enc, generator), sync_dist=True)
 
     @override
     def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:

@@ -350,8 +350,9 @@ class GANModule(pl.LightningModule):
         self.mode_coverage = ModeCoverage.from_datamodule(datamodule).to(self.device)
 
     # ----------------------------------------------------------------- evaluation
-    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:
-        """Log ``<stage>/...`` for one validation or test batch; generated samples feed mode coverage."""
+    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> Any:
+        """Log ``<stage>/...`` for one validation or test batch (generated samples feed mode coverage);
+        returns the step's outputs."""
         raise NotImplementedError
 
     def _evaluation_stream(self, stage: str) -> torch.Generator:
@@ -382,12 +383,12 @@ class GANModule(pl.LightningModule):
         self._reset_evaluation()
 
     @override
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._evaluate(batch, "val", self._evaluation_stream("val"))
+    def validation_step(self, batch: Any, batch_idx: int) -> Any:
+        return self._evaluate(batch, "val", self._evaluation_stream("val"))
 
     @override
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._evaluate(batch, "test", self._evaluation_stream("test"))
+    def test_step(self, batch: Any, batch_idx: int) -> Any:
+        return self._evaluate(batch, "test", self._evaluation_stream("test"))
 
     @override
     def on_validation_epoch_end(self) -> None:

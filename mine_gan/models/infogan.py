@@ -326,17 +326,19 @@ class InfoGAN(GANModule):
             )
 
     @override
-    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:
+    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> dict[str, Any]:
         n = self._real(batch).shape[0]
         z, code = self._latent(n, generator)
+        target = self._target(z, code)
         fake = self.generator(z)
         if self.mode_coverage is not None:
             self.mode_coverage.update(fake)
+        mi = None
         if self.mi == "q":
             _, q_out = self.discriminator.forward_with_code(fake)
             mi = self._q_information(q_out, code)
         elif self.estimator is not None and n > 1:
-            mi = self.estimator(fake, self._target(z, code))
-        else:
-            return
-        self.log(f"{stage}/mi", mi, sync_dist=True)
+            mi = self.estimator(fake, target, generator)
+        if mi is not None:
+            self.log(f"{stage}/mi", mi, sync_dist=True)
+        return {"mi": {self.mi_pair_name: (fake, target)}}  # for a MutualInformationMonitor's held-out value
