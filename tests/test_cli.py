@@ -163,3 +163,21 @@ def test_same_seed_same_metrics(tmp_path):
     assert any(row.get("train/mi") for row in rows[0]) and any(row.get("val/kl") for row in rows[0])
     other_seed = cli([*args, "--seed_everything=1", "--trainer.logger.init_args.name=seed1"])
     assert _metrics(Path(other_seed.trainer.logger.log_dir)) != rows[0]
+
+
+def test_lightning_internals_the_cli_relies_on_are_still_there():
+    """``mine_gan.cli`` subclasses Lightning's private ``_InstantiatorFn`` (no public way to save the complete
+    configuration, link targets included, as hyperparameters). pyproject pins the versions checked; this
+    fails loudly when a Lightning release changes what it relies on, or when the pin is lifted untested."""
+    import inspect
+
+    import pytorch_lightning as pl
+    from packaging.version import Version
+    from pytorch_lightning.cli import LightningCLI, _InstantiatorFn
+
+    assert Version("2.4") <= Version(pl.__version__) < Version("2.7"), (
+        f"Lightning {pl.__version__} is outside the range mine_gan.cli was checked against: re-check "
+        "_CompleteInstantiator (mine_gan/cli.py) against pytorch_lightning.cli._InstantiatorFn, then widen the pin"
+    )
+    assert "applied_instantiation_links" in inspect.signature(_InstantiatorFn.__call__).parameters
+    assert callable(getattr(LightningCLI, "_dump_config", None))
