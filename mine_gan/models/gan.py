@@ -35,7 +35,7 @@ from typing_extensions import override
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import Bound
 from mine_gan.nets.losses import ADVERSARIAL_LOSSES, PENALTY_POINTS, PenaltyPoints, gradient_penalty
-from mine_gan.optim import MIGradientStep, average_gradients, install_gradients
+from mine_gan.optim import MIGradientStep, average_gradients, install_gradients, local_gradients
 from mine_gan.seeding import seeded_generator
 from mine_gan.validation import check_choice, check_datamodule_shape, check_positive, check_unit_interval
 
@@ -247,14 +247,7 @@ class GANModule(pl.LightningModule):
         return optimizers, schedulers
 
     def _gradients(self, loss: Tensor, params: Sequence[Tensor], retain_graph: bool = False) -> list[Tensor]:
-        """This process's gradient of ``loss`` w.r.t. ``params`` (zeros where unused), via ``manual_backward``."""
-        for p in params:
-            p.grad = None
-        # ParallelStrategy's context: DDP's reducer must not average behind our back.
-        block = getattr(self.trainer.strategy, "block_backward_sync", contextlib.nullcontext)
-        with block():
-            self.manual_backward(loss, retain_graph=retain_graph)
-        return [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+        return local_gradients(self, loss, params, retain_graph)
 
     @staticmethod
     def _params(optimizer: Any) -> list[Tensor]:

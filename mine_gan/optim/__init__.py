@@ -1,5 +1,19 @@
 """Optimization with an MI term: the adaptive-clipping step of eq. 21, usable in any (multi-process) training loop."""
 
-from mine_gan.optim.mi_gradient import Clip, MIGradientStep, average_gradients, clip_mi_gradients, install_gradients
+from mine_gan.optim.mi_gradient import (
+    Clip,
+    MIGradientStep,
+    average_gradients,
+    clip_mi_gradients,
+    install_gradients,
+    local_gradients,
+)
 
-__all__ = ["Clip", "MIGradientStep", "average_gradients", "clip_mi_gradients", "install_gradients"]
+__all__ = [
+    "Clip",
+    "MIGradientStep",
+    "average_gradients",
+    "clip_mi_gradients",
+    "install_gradients",
+    "local_gradients",
+]

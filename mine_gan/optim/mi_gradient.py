@@ -21,6 +21,7 @@ This module is what :class:`~mine_gan.models.InfoGAN`, :class:`~mine_gan.models.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, get_args
 
@@ -29,7 +30,15 @@ from torch import Tensor
 
 from mine_gan.functional import adaptive_clip, global_norm
 
-__all__ = ["CLIPS", "Clip", "MIGradientStep", "average_gradients", "clip_mi_gradients", "install_gradients"]
+__all__ = [
+    "CLIPS",
+    "Clip",
+    "MIGradientStep",
+    "average_gradients",
+    "clip_mi_gradients",
+    "install_gradients",
+    "local_gradients",
+]
 
 Clip = Literal["adaptive"]
 CLIPS: tuple[str, ...] = get_args(Clip)
@@ -108,6 +117,24 @@ def clip_mi_gradients(
     return g_u, g_a, norms
 
 
+def local_gradients(
+    module: Any, loss: Tensor, params: Sequence[Tensor], retain_graph: bool = False
+) -> list[Tensor]:
+    """This process's gradient of ``loss`` w.r.t. ``params`` (zeros where unused), DDP's reducer kept out.
+
+    ``module`` is a LightningModule with manual optimization: the backward goes through its
+    ``manual_backward`` (precision plugins, scalers) under the strategy's ``block_backward_sync``, so
+    that the gradients are averaged once, by :func:`average_gradients` / :class:`MIGradientStep`.
+    ``params``' ``.grad`` are reset first.
+    """
+    for p in params:
+        p.grad = None
+    block = getattr(module.trainer.strategy, "block_backward_sync", contextlib.nullcontext)  # DDP-like only
+    with block():
+        module.manual_backward(loss, retain_graph=retain_graph)
+    return [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+
+
 def install_gradients(params: Sequence[Tensor], grads: Sequence[Tensor]) -> None:
     """Set ``p.grad = g`` for each parameter, ready for ``optimizer.step()``."""
     if len(params) != len(grads):
@@ -124,8 +151,8 @@ class MIGradientStep:
     ``mi_weight`` is ``β``: it scales the *clipped* MI gradient, so the MI term moves the parameters by at
     most ``β‖g_u‖`` (with ``clip=None``: by ``β‖g_m‖``, unclipped). Call it after computing the two
     gradients and before ``optimizer.step()``; under DDP pass the strategy so that both gradients are
-    averaged across processes before the clip (and block DDP's own reducer around the backward passes,
-    e.g. with ``trainer.strategy.block_backward_sync()``, so they are not averaged twice).
+    averaged across processes before the clip (and take them with :func:`local_gradients`, which keeps
+    DDP's own reducer out, so they are not averaged twice).
 
     Args:
         mi_weight: ``β ≥ 0``.
