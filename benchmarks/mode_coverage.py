@@ -176,8 +176,8 @@ def main() -> None:
         f"PacGAN 2-D protocol, seeds {seeds}, {iterations} iterations x batch {configs[names[0]].batch_size}, "
         f"hidden {list(configs[names[0]].hidden_dims)}, 2,500 samples scored per run; recipes chosen on seeds "
         f"{tuned['seeds']} by mode_coverage_tune.py",
-        f"recipes: " + "; ".join(f"{n} = {tuned['winners'][k]['label']}" for n, k in
-                                 (("GAN+MINE", "mine"), (BASELINE, "baseline"))),
+        "recipes: "
+        + "; ".join(f"{n} = {tuned['winners'][k]['label']}" for n, k in (("GAN+MINE", "mine"), (BASELINE, "baseline"))),
         "ms/it: one batched iteration of all seeds; ms/seed-it: that / seeds; alone: one seed trained by itself "
         f"({args.speed_iterations} iterations); {os.cpu_count()} CPUs shared, 1 thread",
     ]
@@ -190,8 +190,10 @@ def main() -> None:
         for dataset in datasets:
             text += [""] + table(rows, dataset, names, speed)
         if "GAN" in speed and "GAN+MINE (code)" in speed:
-            text.append(f"\nGAN+MINE (code) / GAN time per iteration, one seed alone: "
-                        f"{speed['GAN+MINE (code)'] / speed['GAN']:.2f} (target <= 1.5)")
+            text.append(
+                f"\nGAN+MINE (code) / GAN time per iteration, one seed alone: "
+                f"{speed['GAN+MINE (code)'] / speed['GAN']:.2f} (target <= 1.5)"
+            )
         wall = time.perf_counter() - start
         text.append(f"wall time {wall / 60:.1f} min{'' if done else ' (partial: still running)'}")
         out = "\n".join(text) + "\n"
@@ -226,8 +228,13 @@ def main() -> None:
             seed_rows, _ = train_and_score(configs[name], data, seeds)
             for r in seed_rows:
                 rows.append(
-                    {"dataset": dataset, "variant": name, **r,
-                     "ms_per_seed_iteration": r["ms_per_iteration"] / len(seeds), "config": digests[name]}
+                    {
+                        "dataset": dataset,
+                        "variant": name,
+                        **r,
+                        "ms_per_seed_iteration": r["ms_per_iteration"] / len(seeds),
+                        "config": digests[name],
+                    }
                 )
             print(
                 f"{dataset} {name}: modes {[r['modes'] for r in seed_rows]}, "

@@ -119,8 +119,9 @@ class GANConfig:
         if not self.hidden_dims:
             raise ValueError("`hidden_dims` must name at least one layer")
         if self.mi == "q" and self.mi_target != "code":
-            raise ValueError(f"mi='q' estimates the code's MI with Q(c | x): it needs mi_target='code', got "
-                             f"{self.mi_target!r}")
+            raise ValueError(
+                f"mi='q' estimates the code's MI with Q(c | x): it needs mi_target='code', got {self.mi_target!r}"
+            )
         if self.mi == "q" and self.code_dim == 0:
             raise ValueError("mi='q' needs a code: set `categorical_dims` or `continuous_dim`")
         if self.mi_weight > 0 and self.mi_target == "code" and self.code_dim == 0:

@@ -48,9 +48,7 @@ class Sampler(Protocol):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
 
 
-def _bound(
-    config: GANConfig, t_joint: Tensor, t_marginal: Tensor, log_ema: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
+def _bound(config: GANConfig, t_joint: Tensor, t_marginal: Tensor, log_ema: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """One seed's critic loss, reported estimate and updated ``log m_t``, as :meth:`mine_gan.estimators.MINE.loss`
     defines them for each bound: the loss to minimize, the value reported next to it."""
     if config.mi_bound == "mine":
@@ -134,9 +132,7 @@ class BatchedGANTrainer:
                 torch.manual_seed(seed)
                 generators.append(MLPGenerator(config.latent_dim, self.x_dim, config.hidden_dims))
                 discriminators.append(
-                    MLPDiscriminator(
-                        self.x_dim, config.hidden_dims, code_dim=config.code_dim if config.uses_q else 0
-                    )
+                    MLPDiscriminator(self.x_dim, config.hidden_dims, code_dim=config.code_dim if config.uses_q else 0)
                 )
                 if config.uses_critic:
                     critics.append(ConcatCritic(self.x_dim, target_dim, config.hidden_dims))

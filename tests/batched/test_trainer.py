@@ -1,5 +1,3 @@
-import time
-
 import pytest
 import torch
 
@@ -7,7 +5,7 @@ from mine_gan.batched import BatchedGANTrainer, GANConfig, StackedModule
 from mine_gan.data import GaussianMixture
 from mine_gan.nets import MLPDiscriminator
 
-TINY = dict(noise_dim=2, categorical_dims=(4,), hidden_dims=(16, 16), batch_size=32, iterations=100)
+TINY = dict(noise_dim=2, categorical_dims=(4,), hidden_dims=(16, 16), batch_size=16, iterations=40)
 VARIANTS = {
     "gan+mine code, js, R1 on D and T": GANConfig(**TINY, d_penalty=1.0, mi_penalty=0.1),
     "gan+mine latent, ema bound, no clip": GANConfig(**TINY, mi_target="latent", mi_bound="mine", clip=None),
