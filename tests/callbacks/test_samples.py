@@ -15,6 +15,7 @@ from mine_gan.data import GaussianMixture
 from mine_gan.metrics import ModeCoverage
 from mine_gan.models import InfoGAN
 from mine_gan.nets import MLPDiscriminator, MLPGenerator
+from mine_gan.seeding import seeded_generator
 
 
 def _model() -> InfoGAN:
@@ -65,10 +66,10 @@ def test_mode_histogram_counts_match_mode_coverage(tmp_path):
     model, trainer = _fit(tmp_path, [histogram])
     with (tmp_path / "run" / "version_0" / "media" / "final_mode_histogram_step0000009.csv").open() as f:
         counts = [int(row["count"]) for row in csv.DictReader(f)]
-    torch.manual_seed(3)  # the callback's stream: the same 500 samples, in batches of 200
+    # The callback's streams: batch k of 200 samples from seeded_generator(seed, k), whatever the world size.
     reference = ModeCoverage(trainer.datamodule.centers, trainer.datamodule.std)
-    for n in (200, 200, 100):
-        reference.update(model.sample(n))
+    for k, n in enumerate((200, 200, 100)):
+        reference.update(model.sample(n, generator=seeded_generator(3, k)))
     assert counts == reference.counts.tolist()
     expected = reference.compute()
     assert histogram.result == pytest.approx({k: float(v) for k, v in expected.items()}, nan_ok=True)
