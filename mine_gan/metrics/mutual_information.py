@@ -5,54 +5,35 @@ The Donsker–Varadhan bound (Belghazi et al., ICML 2018, eq. 5) over a set is
 .. math:: \hat I = \frac{1}{N}\sum_{i} T(x_i, z_i) - \log \frac{1}{M}\sum_{j} e^{T(\tilde x_j, \tilde z_j)}
 
 with ``(x_i, z_i)`` the joint samples and ``(\tilde x_j, \tilde z_j)`` samples of the product of marginals.
-Both terms reduce exactly over batches and processes when kept as four sufficient statistics: the
-joint sum and count, and the marginal log-sum-exp and count. Summing counts, summing joint sums and
-taking the log-sum-exp of the per-process log-sum-exps gives the statistics of the whole set, whatever
-the split; the log-sum-exp never forms ``e^T`` itself, so nothing overflows.
+Both terms reduce exactly over batches and processes when kept as sufficient statistics: the joint sum
+and count, and the marginal log-sum-exp and count (plus second moments for the standard error). Summing
+counts, summing joint sums and taking the log-sum-exp of the per-process log-sum-exps gives the
+statistics of the whole set, whatever the split; the log-sum-exp never forms ``e^T`` itself, so nothing
+overflows. The statistics and how to finish them are each bound's own definition in
+:mod:`mine_gan.functional.bounds` (:func:`~mine_gan.functional.bound_statistics`,
+:func:`~mine_gan.functional.bound_from_statistics`); this metric only keeps and reduces them.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, get_args
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
+from mine_gan import functional as MF
 from mine_gan.estimators import pairwise_scores
+from mine_gan.functional import SET_BOUNDS, BoundStatistics, SetBound
 from mine_gan.validation import check_choice, check_paired, check_positive
 
 __all__ = ["MutualInformation", "SetBound"]
-
-SetBound = Literal["dv", "nwj", "smile"]
-SET_BOUNDS: tuple[str, ...] = get_args(SetBound)
 
 
 def _logsumexp_reduce(stacked: Tensor) -> Tensor:
     """Reduce per-process (or global and local) log-sum-exps stacked along dim 0."""
     return torch.logsumexp(stacked, dim=0)
-
-
-def _mutual_information_update(
-    t_joint: Tensor, t_marginal: Tensor, bound: str, smile_tau: float
-) -> tuple[Tensor, int, Tensor, int]:
-    """Sufficient statistics of one batch of scores: joint sum and count, marginal log-sum-exp and count."""
-    t_joint, t_marginal = t_joint.double(), t_marginal.double()
-    if bound == "smile":
-        t_marginal = t_marginal.clamp(-smile_tau, smile_tau)
-    return t_joint.sum(), t_joint.numel(), torch.logsumexp(t_marginal.flatten(), dim=0), t_marginal.numel()
-
-
-def _mutual_information_compute(
-    joint_sum: Tensor, joint_count: Tensor, marginal_lse: Tensor, marginal_count: Tensor, bound: str
-) -> Tensor:
-    """The bound from the sufficient statistics of the whole set."""
-    joint_mean = joint_sum / joint_count
-    log_marginal_mean = marginal_lse - torch.log(marginal_count)
-    if bound == "nwj":  # Nguyen, Wainwright & Jordan 2010; MINE-f (Belghazi et al. 2018, eq. 6 with e^{T-1})
-        return joint_mean - torch.exp(log_marginal_mean - 1.0)
-    return joint_mean - log_marginal_mean  # DV, and SMILE with its clipped marginal (Song & Ermon 2020)
 
 
 class MutualInformation(Metric):
@@ -61,10 +42,11 @@ class MutualInformation(Metric):
     .. math:: \hat I = \overline{T}_{P} - \log \overline{e^{T}}_{Q}
 
     Each :meth:`update` scores one batch of joint samples ``(x, z)`` and of product-of-marginals samples,
-    and adds four sufficient statistics (joint sum and count, marginal log-sum-exp and count, all in
-    float64). They reduce across processes by sums and a log-sum-exp, so :meth:`compute` gives the value
-    over the whole set whatever the number of processes and batches, provided the marginal samples
-    themselves do not depend on the split — pass ``z_marginal`` (see :meth:`update`) for that.
+    and adds the bound's :class:`~mine_gan.functional.BoundStatistics` (joint sum and count, marginal
+    log-sum-exp and count, and their second moments, all in float64). They reduce across processes by
+    sums and log-sum-exps, so :meth:`compute` gives the value over the whole set whatever the number of
+    processes and batches, provided the marginal samples themselves do not depend on the split — pass
+    ``z_marginal`` (see :meth:`update`) for that.
 
     The critic is evaluated in eval mode without gradients and is *not* registered as a sub-module: it
     is someone else's trainable network (an estimator's, a callback's), so it must not show up in the
@@ -97,8 +79,10 @@ class MutualInformation(Metric):
     full_state_update = False
 
     joint_sum: Tensor
+    joint_sq_sum: Tensor
     joint_count: Tensor
     marginal_lse: Tensor
+    marginal_lse2: Tensor
     marginal_count: Tensor
 
     def __init__(self, critic: nn.Module, bound: SetBound = "dv", smile_tau: float = 5.0, **kwargs: Any) -> None:
@@ -111,11 +95,14 @@ class MutualInformation(Metric):
         object.__setattr__(self, "_critic", critic)
         self.bound: str = bound
         self.smile_tau = smile_tau
-        zero = torch.zeros((), dtype=torch.float64)
-        self.add_state("joint_sum", zero.clone(), dist_reduce_fx="sum")
-        self.add_state("joint_count", zero.clone(), dist_reduce_fx="sum")
-        self.add_state("marginal_lse", torch.tensor(-math.inf, dtype=torch.float64), dist_reduce_fx=_logsumexp_reduce)
-        self.add_state("marginal_count", zero.clone(), dist_reduce_fx="sum")
+        zero, minus_inf = torch.zeros((), dtype=torch.float64), torch.tensor(-math.inf, dtype=torch.float64)
+        for name in BoundStatistics._fields:
+            log_space = name.startswith("marginal_lse")
+            self.add_state(
+                name,
+                (minus_inf if log_space else zero).clone(),
+                dist_reduce_fx=_logsumexp_reduce if log_space else "sum",
+            )
 
     @property
     def critic(self) -> nn.Module:
@@ -163,16 +150,26 @@ class MutualInformation(Metric):
                     t_marginal = self.critic(x.repeat((repeats,) + (1,) * (x.ndim - 1)), z_marginal)
         finally:
             self.critic.train(was_training)
-        joint_sum, joint_count, marginal_lse, marginal_count = _mutual_information_update(
-            t_joint, t_marginal, self.bound, self.smile_tau
+        batch = MF.bound_statistics(t_joint.double(), t_marginal.double(), self.bound, self.smile_tau)
+        merged = MF.merge_bound_statistics(
+            self._statistics(), BoundStatistics(*(t.to(self.joint_sum.device) for t in batch))
         )
-        self.joint_sum += joint_sum.to(self.joint_sum.device)
-        self.joint_count += joint_count
-        self.marginal_lse = torch.logaddexp(self.marginal_lse, marginal_lse.to(self.marginal_lse.device))
-        self.marginal_count += marginal_count
+        for name, value in zip(BoundStatistics._fields, merged, strict=True):
+            setattr(self, name, value)
+
+    def _statistics(self) -> BoundStatistics:
+        return BoundStatistics(*(getattr(self, name) for name in BoundStatistics._fields))
 
     def compute(self) -> Tensor:
         """The bound over everything seen since the last reset, in nats (float64 scalar)."""
-        return _mutual_information_compute(
-            self.joint_sum, self.joint_count, self.marginal_lse, self.marginal_count, self.bound
-        )
+        return MF.bound_from_statistics(self._statistics(), self.bound)
+
+    def stderr(self, marginal_samples: float | None = None) -> Tensor:
+        """Delta-method standard error of :meth:`compute` (see :func:`mine_gan.functional.bound_stderr`).
+
+        Args:
+            marginal_samples: effective number of independent marginal samples; default the number of
+                joint samples seen, since the marginal pairs reuse the same ``x`` rows.
+        """
+        stats = self._statistics()
+        return MF.bound_stderr(stats, self.bound, stats.joint_count if marginal_samples is None else marginal_samples)

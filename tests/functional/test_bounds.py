@@ -139,3 +139,63 @@ def test_nwj_finite_unless_its_true_value_overflows():
 def test_bad_inputs_name_the_problem(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# One definition per bound: the streaming statistics finish to the same value as the plain function,
+# whatever the split, and their standard error is the delta method written out by hand.
+_PLAIN = {
+    "dv": MF.donsker_varadhan,
+    "nwj": MF.nwj,
+    "smile": lambda t_joint, t_marginal: MF.smile(t_joint, t_marginal, tau=1.5),
+}
+
+
+@pytest.mark.parametrize("bound", MF.SET_BOUNDS)
+@pytest.mark.parametrize("sizes", [([9], [72]), ([1, 3, 5], [40, 1, 31]), ([4, 5], [71, 1])])
+def test_statistics_of_any_split_finish_to_the_plain_bound(bound, sizes):
+    s = _reference_scores(9, 8) / 2
+    joint, marginal = s.diagonal(), s[~torch.eye(9, dtype=torch.bool)]
+    parts = [
+        MF.bound_statistics(j, m, bound, smile_tau=1.5)
+        for j, m in zip(joint.split(sizes[0]), marginal.split(sizes[1]), strict=True)
+    ]
+    value = MF.bound_from_statistics(MF.merge_bound_statistics(*parts), bound)
+    assert value.item() == pytest.approx(_PLAIN[bound](joint, marginal).item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("bound", MF.SET_BOUNDS)
+def test_stderr_is_the_delta_method_written_out(bound):
+    s = _reference_scores(12, 9) / 3
+    joint, marg = _joint_and_offdiag(s)
+    if bound == "smile":
+        marg = [min(max(v, -1.5), 1.5) for v in marg]
+    n, m = len(joint), len(marg)
+    mean_j = sum(joint) / n
+    var_j = sum((v - mean_j) ** 2 for v in joint) / (n - 1)
+    w = [math.exp(v) for v in marg]
+    mu = sum(w) / m
+    var_w = sum((v - mu) ** 2 for v in w) / (m - 1)
+    slope = -math.exp(math.log(mu) - 1) if bound == "nwj" else -1.0  # d bound / d log E_Q[e^T]
+    expected = math.sqrt(var_j / n + slope**2 * var_w / mu**2 / n)  # n effective marginal samples
+    off = ~torch.eye(12, dtype=torch.bool)
+    stats = MF.bound_statistics(s.diagonal(), s[off], bound, smile_tau=1.5)
+    assert MF.bound_stderr(stats, bound, marginal_samples=n).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_statistics_stay_finite_for_huge_scores():
+    stats = MF.bound_statistics(torch.full((4,), 1e4), torch.full((4,), 1e4).double())
+    assert torch.isfinite(MF.bound_from_statistics(stats)) and torch.isfinite(MF.bound_stderr(stats))
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: MF.bound_statistics(torch.zeros(3), torch.zeros(3), "infonce"), "`bound` must be one of"),
+        (lambda: MF.bound_statistics(torch.zeros(3), torch.zeros(3), "smile", smile_tau=-1.0), "tau"),
+        (lambda: MF.bound_statistics(torch.zeros(3), torch.zeros(0)), "t_marginal"),
+        (lambda: MF.merge_bound_statistics(), "at least one"),
+    ],
+)
+def test_bad_statistics_inputs_name_the_problem(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
