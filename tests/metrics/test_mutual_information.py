@@ -131,3 +131,22 @@ def test_bad_input_is_named(kwargs: dict, update: tuple | None, match: str) -> N
 def test_critic_must_be_a_module() -> None:
     with pytest.raises(TypeError, match="`critic`"):
         MutualInformation(lambda x, z: x)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bound", run.BOUNDS)
+def test_stderr_streams_to_the_whole_set_value(bound: str) -> None:
+    """The metric keeps the bound's own statistics (mine_gan.functional), second moments included."""
+    from mine_gan import functional as MF
+
+    critic, x, z, z_marginal = run.evaluation_set()
+    metric = MutualInformation(critic, bound=bound, smile_tau=run.SMILE_TAU)
+    for xb, zb, mb in zip(x.split(7), z.split(7), z_marginal.split(7), strict=True):
+        metric.update(xb, zb, z_marginal=run.marginal_rows(mb))
+    with torch.no_grad():
+        t_joint = critic(x, z)
+        t_marginal = torch.cat([critic(x, z_marginal[:, k]) for k in range(z_marginal.shape[1])])
+    whole = MF.bound_statistics(t_joint, t_marginal, bound, run.SMILE_TAU)
+    assert float(metric.compute()) == pytest.approx(float(MF.bound_from_statistics(whole, bound)), abs=1e-12)
+    expected = MF.bound_stderr(whole, bound, marginal_samples=x.shape[0])
+    assert float(metric.stderr()) == pytest.approx(float(expected), rel=1e-9)
+    assert float(metric.stderr()) > 0
