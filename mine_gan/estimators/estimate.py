@@ -328,9 +328,8 @@ def estimate_mi(
     order = torch.randperm(n, generator=generator)
     train_idx, valid_idx, eval_idx = order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]
 
-    x_tf = MarginalTransform(preprocess if x.ndim == 2 else "none").fit(x[train_idx])
-    z_tf = MarginalTransform(preprocess).fit(z[train_idx])
-    x_train, z_train = x_tf.transform(x[train_idx]).to(device), z_tf.transform(z[train_idx]).to(device)
+    x_tf, z_tf = MarginalTransform(preprocess if x.ndim == 2 else "none"), MarginalTransform(preprocess)
+    x_train, z_train = x_tf.fit_transform(x[train_idx]).to(device), z_tf.fit_transform(z[train_idx]).to(device)
     x_eval, z_eval = x_tf.transform(x[eval_idx]).to(device), z_tf.transform(z[eval_idx]).to(device)
     # A fixed subsample with fixed partners: every checkpoint is scored on the same pairs, so their
     # differences are far less noisy than their levels, and a check costs the same whatever N.

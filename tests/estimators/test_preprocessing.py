@@ -13,7 +13,7 @@ def test_rank_gauss_undoes_monotone_distortions():
 
 
 def test_rank_gauss_gives_standard_normal_marginals_for_cauchy_data():
-    g = torch.Generator().manual_seed(1)
+    torch.manual_seed(1)
     cauchy = torch.distributions.StudentT(1.0).sample((4000, 1))
     out = MarginalTransform("rank_gauss").fit(cauchy).transform(cauchy)
     assert out.mean().abs() < 0.02 and (out.std() - 1).abs() < 0.02
@@ -37,3 +37,20 @@ def test_standardize():
 def test_unknown_kind():
     with pytest.raises(ValueError, match="`preprocess` must be one of"):
         MarginalTransform("whiten")
+
+
+@pytest.mark.parametrize(
+    "u",
+    [
+        torch.randn(500, 3, generator=torch.Generator().manual_seed(2)),
+        torch.randint(0, 4, (500, 3), generator=torch.Generator().manual_seed(3)).float(),  # ties everywhere
+    ],
+    ids=["continuous", "ties"],
+)
+def test_fit_transform_reads_ranks_off_the_sort_with_the_same_result(u):
+    fitted = MarginalTransform("rank_gauss").fit(u)
+    torch.testing.assert_close(MarginalTransform("rank_gauss").fit_transform(u), fitted.transform(u), rtol=0, atol=0)
+    held_out = torch.cat([u[:50] + 1e-3, u[:5]])  # between training values, and equal to some
+    expected = MarginalTransform("rank_gauss").fit(u)
+    expected._ties = True  # force the two-search path as the reference
+    torch.testing.assert_close(fitted.transform(held_out), expected.transform(held_out), rtol=0, atol=0)
