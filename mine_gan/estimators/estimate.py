@@ -408,11 +408,13 @@ def estimate_mi(
         if not early_stopping or not validating or valid > best_valid:
             best_valid, best_step, best_state = valid, step, copy.deepcopy(averaged.state_dict())
         # A plateau is a stretch without real improvement that is both `patience` checks long and as
-        # long as the run before it: slow, steady gains (high MI, many dimensions) keep training going,
-        # and the dips of an unstable DV run do not end it early.
+        # long as the run before it, and over which the smoothed validation bound (the mean of half a
+        # patience of checks) has stopped rising: slow, steady gains (high MI, many dimensions) and
+        # the recovery after a collapse of an unstable DV run keep training going.
         if stop == "plateau" and step - improved_at >= max(patience * every, improved_at):
-            stop_reason = "plateau"
-            break
+            if not _still_rising(history["valid"], max(1, patience // 2)):
+                stop_reason = "plateau"
+                break
     if bar is not None:
         bar.close()
 
@@ -435,6 +437,14 @@ def estimate_mi(
         stop_reason=stop_reason,
         seconds=time.perf_counter() - start_time,
     )
+
+
+def _still_rising(values: list[float], window: int) -> bool:
+    """Whether the mean of the last ``window`` values exceeds the mean of the ``window`` before it."""
+    if len(values) < 2 * window:
+        return True
+    recent, before = values[-window:], values[-2 * window : -window]
+    return sum(recent) / window > sum(before) / window + _PLATEAU_TOLERANCE
 
 
 def _progress_bar(total: int) -> Any:
