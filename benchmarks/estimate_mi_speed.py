@@ -119,6 +119,8 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    stem = "estimate_mi_speed_quick" if args.quick else "estimate_mi_speed"
     for n in sizes:
         for dim in args.dims:
             for seed in args.seeds:
@@ -132,11 +134,10 @@ def main() -> None:
                 )
                 lines.append(line)
                 print(line, flush=True)
+                (RESULTS / f"{stem}.txt").write_text("\n".join([*lines, "", "(incomplete: still running)"]) + "\n")
     wall = time.perf_counter() - began
     lines += ["", f"total wall time {wall / 60:.1f} min"]
     print(lines[-1])
-    RESULTS.mkdir(exist_ok=True)
-    stem = "estimate_mi_speed_quick" if args.quick else "estimate_mi_speed"
     (RESULTS / f"{stem}.txt").write_text("\n".join(lines) + "\n")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     meta = dict(
