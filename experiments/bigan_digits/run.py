@@ -86,6 +86,49 @@ def evaluate(model, data) -> tuple[dict, object]:
     }, shown
 
 
+def table(rows: list[dict], seeds: list[int], epochs: int, std: float) -> str:
+    """Mean ± std per method, then every seed's error and accuracy."""
+    lines = [
+        f"ALI vs ALI+MINE (MINE Table 2 protocol, scikit-learn digits at 16×16, {rows[0]['test_images']} test "
+        f"digits): mean ± std over seeds {seeds}, {epochs} epochs, encoder σ = {std}. Error: mean ‖x − G(μ(x))‖₂ on "
+        "[-1, 1] pixels; accuracy: reconstructions labelled as their digit by the project's classifier; MS-SSIM: "
+        "3 scales, 3×3 window (16×16 images).",
+        "",
+        "| method | recon. error | recon. accuracy % | MS-SSIM |",
+        "|---|---|---|---|",
+    ]
+    for variant in VARIANTS:
+        rs = [r for r in rows if r["variant"] == variant]
+        lines.append(f"| {variant} | " + " | ".join(mean_std([r[k] for r in rs]) for k in METRICS) + " |")
+    lines += ["", "| seed | " + " | ".join(f"{v} error | {v} accuracy %" for v in VARIANTS) + " |"]
+    lines.append("|---|" + "---|---|" * len(VARIANTS))
+    for seed in seeds:
+        cells = [
+            f"{r['recon_error']:.3f} | {r['recon_accuracy_pct']:.1f}"
+            for variant in VARIANTS
+            for r in rows
+            if r["variant"] == variant and r["seed"] == seed
+        ]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(pictures: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(pictures), figsize=(5 * len(pictures), 5.5))
+    for ax, (name, x) in zip(axes, pictures.items(), strict=True):
+        ax.imshow(image_grid(x, nrow=8))
+        ax.set(title=f"{name}\ntest digits (top 4 rows), reconstructions (bottom 4)")
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", choices=list(SCALES), default="cpu")
@@ -113,46 +156,12 @@ def main() -> None:
                 f"{scores['recon_accuracy_pct']:.1f}%, MS-SSIM {scores['ms_ssim']:.3f} ({seconds:.0f}s)",
                 flush=True,
             )
-    wall = time.perf_counter() - start
-    std = model.encoder.std  # the same in every config
-    lines = [
-        f"ALI vs ALI+MINE (MINE Table 2 protocol, scikit-learn digits at 16×16, {rows[0]['test_images']} test "
-        f"digits): mean ± std over seeds {seeds}, {epochs} epochs, encoder σ = {std}. Error: mean ‖x − G(μ(x))‖₂ on "
-        "[-1, 1] pixels; accuracy: reconstructions labelled as their digit by the project's classifier; MS-SSIM: "
-        "3 scales, 3×3 window (16×16 images).",
-        "",
-        "| method | recon. error | recon. accuracy % | MS-SSIM |",
-        "|---|---|---|---|",
-    ]
-    for variant in VARIANTS:
-        rs = [r for r in rows if r["variant"] == variant]
-        lines.append(f"| {variant} | " + " | ".join(mean_std([r[k] for r in rs]) for k in METRICS) + " |")
-    lines += ["", "| seed | " + " | ".join(f"{v} error | {v} accuracy %" for v in VARIANTS) + " |"]
-    lines.append("|---|" + "---|---|" * len(VARIANTS))
-    for seed in seeds:
-        cells = [
-            f"{r['recon_error']:.3f} | {r['recon_accuracy_pct']:.1f}"
-            for variant in VARIANTS
-            for r in rows
-            if r["variant"] == variant and r["seed"] == seed
-        ]
-        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines)
-    write_results(RESULTS, "bigan_digits", rows, text, args.scale, wall)
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(pictures), figsize=(5 * len(pictures), 5.5))
-    for ax, (name, x) in zip(axes, pictures.items(), strict=True):
-        ax.imshow(image_grid(x, nrow=8))
-        ax.set(title=f"{name}\ntest digits (top 4 rows), reconstructions (bottom 4)")
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(RESULTS / f"reconstructions_{args.scale}.png", dpi=90)
-    plt.close(fig)
+        # Results so far after every seed (the meta file lists the seeds done), so a run cut short leaves
+        # complete pairs behind rather than nothing.
+        done = seeds[: seeds.index(seed) + 1]
+        text = table(rows, done, epochs, model.encoder.std)
+        write_results(RESULTS, "bigan_digits", rows, text, args.scale, time.perf_counter() - start, seeds=done)
+        plot(pictures, RESULTS / f"reconstructions_{args.scale}.png")
     print(text)
     for baseline in BASELINES:
         for metric, higher in METRICS.items():
