@@ -39,7 +39,7 @@ def _in_tmp(tmp_path, monkeypatch):
 def test_default_config_fast_dev_run(tmp_path):
     run = cli(["fit", "--trainer.fast_dev_run=true", *QUIET])
     assert isinstance(run.model, InfoGAN) and isinstance(run.datamodule, GaussianMixture)
-    assert run.model.x_shape == (2,) and run.model.generator.latent_dim == 2 + 10  # linked: noise + code
+    assert run.model.x_shape == (2,) and run.model.generator.latent_dim == 6 + 10  # linked: noise + code
     assert torch.get_num_threads() == 1  # the default config's torch_threads
     assert run.trainer.state.finished
     assert {"val/modes", "val/kl", "val/mi"} <= set(run.trainer.callback_metrics)
