@@ -137,7 +137,8 @@ COMPARISONS: dict[str, Callable[[list[dict[str, str]]], list[str]]] = {
         rows,
         "GAN",
         "GAN+MINE",
-        {"modes": True, "kl": False, **({"confident_pct": True} if "confident_pct" in rows[0] else {})},
+        # The quality columns only in tables made since the script measured them.
+        {"modes": True, "kl": False, **({"confident_pct": True, "frechet": False} if "frechet" in rows[0] else {})},
     ),
     "bottleneck": lambda rows: [
         sentence
