@@ -440,11 +440,13 @@ def estimate_mi(
 
 
 def _still_rising(values: list[float], window: int) -> bool:
-    """Whether the mean of the last ``window`` values exceeds the mean of the ``window`` before it."""
+    """Whether the last ``window`` validation values rose: in mean over the ``window`` before them, or
+    from the value ``window`` checks ago to the last (a run recovering from a collapse)."""
     if len(values) < 2 * window:
         return True
     recent, before = values[-window:], values[-2 * window : -window]
-    return sum(recent) / window > sum(before) / window + _PLATEAU_TOLERANCE
+    in_mean = sum(recent) / window > sum(before) / window + _PLATEAU_TOLERANCE
+    return in_mean or values[-1] > values[-1 - window] + _PLATEAU_TOLERANCE
 
 
 def _progress_bar(total: int) -> Any:
