@@ -1,4 +1,4 @@
-"""Seeded random streams for the data modules: one seed, many independent, reproducible streams."""
+"""Seeded random streams: one seed, many independent, reproducible streams (data, latents, evaluation)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 __all__ = ["seeded_generator"]
 
 
-def seeded_generator(*words: int) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded from a tuple of integers, e.g. ``(seed, split, epoch, rank)``.
+def seeded_generator(*words: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded from a tuple of integers, e.g. ``(seed, split, epoch, rank)``.
 
     The words are hashed by :class:`numpy.random.SeedSequence`, so nearby tuples give independent
     streams (unlike ``seed + epoch``, where seed 1 epoch 0 would replay seed 0 epoch 1).
@@ -22,4 +22,4 @@ def seeded_generator(*words: int) -> torch.Generator:
         False
     """
     state = np.random.SeedSequence([int(w) for w in words]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+    return torch.Generator(device=device).manual_seed(int(state[0]) << 32 | int(state[1]))
