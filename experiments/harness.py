@@ -207,11 +207,17 @@ def config_hash(config: Any) -> str:
 
 
 def provenance(experiment: str) -> dict[str, Any]:
-    """The commit checked out now, and which of ``experiment``'s dependencies differ from it (uncommitted)."""
+    """The commit checked out now, and the files of ``experiment``'s dependencies that differ from it, each with
+    the git blob hash of its content (``None`` when deleted), so the code that ran can be compared with any
+    later commit."""
     commit = git("rev-parse", "HEAD") or None
     changed = git("status", "--porcelain", "--", *dependency_paths(experiment)).splitlines()
     # Porcelain lines are "XY path" or "XY old -> new" for renames.
-    return {"commit": commit, "uncommitted": sorted(line[3:].split(" -> ")[-1] for line in changed)}
+    paths = sorted(line[3:].split(" -> ")[-1] for line in changed)
+    return {
+        "commit": commit,
+        "uncommitted": {p: (git("hash-object", p) or None) if (REPOSITORY / p).is_file() else None for p in paths},
+    }
 
 
 def _script_experiment() -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -155,15 +154,21 @@ COMPARISONS: dict[str, Callable[[list[dict[str, str]]], list[str]]] = {
 }
 
 
+def _blob(commit: str, path: str) -> str | None:
+    """Blob hash of ``path`` at ``commit`` (``None`` when the file is not there)."""
+    return git("rev-parse", "--verify", "--quiet", f"{commit}:{path}") or None
+
+
 def provenance_marks(name: str, table: Path, meta: dict | None) -> list[str]:
     """Warnings for a table the repository's code may no longer produce (empty when it is current).
 
-    Stale: the last commit touching the experiment's dependencies is not an ancestor of the commit the table
-    was made at. Without a recorded commit, the commit that last wrote the table stands in for it (the code
-    ran at that commit or before), so a change after it still proves the table stale.
+    Stale: a file the experiment depends on differs between the code that made the table and HEAD. That code
+    is the recorded commit plus the uncommitted files recorded with their blob hashes, so a file committed
+    unchanged after the run does not count. Older meta files list uncommitted files without hashes, and the
+    oldest record no commit: then the commit that last wrote the table stands in (the code ran at that commit
+    or before), and a change after it still proves the table stale.
     """
     paths = dependency_paths(name)
-    last_change = git("log", "-1", "--format=%H", "--", *paths)
     marks = []
     made_at = (meta or {}).get("commit")
     if meta is None:
@@ -174,25 +179,26 @@ def provenance_marks(name: str, table: Path, meta: dict | None) -> list[str]:
     elif made_at is None:
         marks.append("**Provenance not recorded:** its meta file predates commits and config hashes.")
     reference = made_at or git("log", "-1", "--format=%H", "--", str(table.relative_to(HERE.parent)))
-    if reference and last_change and not _is_ancestor(last_change, reference):
-        changed = git("diff", "--name-only", reference, "HEAD", "--", *paths).split()
-        what = "made at" if made_at else "committed in"
-        marks.append(
-            f"**Stale:** {what} `{reference[:7]}`; the code it depends on changed since (last in "
-            f"`{last_change[:7]}`): {', '.join(f'`{c}`' for c in changed) or 'see git log'}. Rerun the command."
-        )
-    uncommitted = (meta or {}).get("uncommitted")
-    if uncommitted:
+    uncommitted = (meta or {}).get("uncommitted") or {}
+    hashed = isinstance(uncommitted, dict)
+    if reference:
+        candidates = set(git("diff", "--name-only", reference, "HEAD", "--", *paths).split()) | set(uncommitted)
+        ran = {p: (uncommitted[p] if hashed and p in uncommitted else _blob(reference, p)) for p in candidates}
+        known = [p for p in candidates if hashed or p not in uncommitted]  # old metas: contents not recorded
+        changed = sorted(p for p in known if ran[p] != _blob("HEAD", p))
+        if changed:
+            what = "made at" if made_at else "committed in"
+            marks.append(
+                f"**Stale:** {what} `{reference[:7]}`; the code it depends on differs at HEAD in "
+                + ", ".join(f"`{c}`" for c in changed)
+                + ". Rerun the command."
+            )
+    if uncommitted and not hashed:
         marks.append(
             "**Ran on uncommitted code:** " + ", ".join(f"`{u}`" for u in uncommitted) + " differed from the "
-            "recorded commit."
+            "recorded commit (contents not recorded)."
         )
     return marks
-
-
-def _is_ancestor(ancestor: str, descendant: str) -> bool:
-    done = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, descendant], cwd=HERE.parent, check=False)
-    return done.returncode == 0
 
 
 def describe_meta(meta: dict) -> list[str]:
