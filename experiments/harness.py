@@ -57,6 +57,8 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "equitability": _ESTIMATION,
     "mode_dropping": (
         *_GAN,
+        "mine_gan/batched",
+        "benchmarks/results/mode_coverage_tune.json",
         "mine_gan/models/infogan.py",
         "mine_gan/data/mixtures.py",
         "mine_gan/data/sampled.py",
