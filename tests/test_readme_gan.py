@@ -24,7 +24,9 @@ def _fit(mi_weight: float) -> torch.nn.Module:
     my_gan = _example()["MyGAN"]
     torch.manual_seed(0)
     generator = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
-    discriminator = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.LeakyReLU(0.2), torch.nn.Linear(32, 1), torch.nn.Flatten(0))
+    discriminator = torch.nn.Sequential(
+        torch.nn.Linear(2, 32), torch.nn.LeakyReLU(0.2), torch.nn.Linear(32, 1), torch.nn.Flatten(0)
+    )
     model = my_gan(generator, discriminator, mi_weight=mi_weight)
     data = DataLoader(torch.randn(64, 2, generator=torch.Generator().manual_seed(1)), batch_size=16)
     trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -37,7 +39,10 @@ def _fit(mi_weight: float) -> torch.nn.Module:
 def test_readme_own_gan_trains_and_its_mi_term_changes_the_generator():
     with_mi, without = _fit(1.0), _fit(0.0)
     assert with_mi.mi_step.mi_weight == 1.0
-    moved = [not torch.equal(a, b) for a, b in zip(with_mi.generator.parameters(), without.generator.parameters(), strict=True)]
+    moved = [
+        not torch.equal(a, b)
+        for a, b in zip(with_mi.generator.parameters(), without.generator.parameters(), strict=True)
+    ]
     assert any(moved)
     for a, b in zip(with_mi.discriminator.parameters(), without.discriminator.parameters(), strict=True):
         assert torch.isfinite(a).all() and torch.isfinite(b).all()

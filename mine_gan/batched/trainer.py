@@ -30,6 +30,7 @@ from mine_gan import functional as MF
 from mine_gan.batched.config import GANConfig
 from mine_gan.batched.stacked import StackedModule
 from mine_gan.estimators import ConcatCritic
+from mine_gan.estimators.mine import critic_objective
 from mine_gan.nets import MLPDiscriminator, MLPGenerator
 from mine_gan.nets.codes import LatentCode
 from mine_gan.nets.losses import discriminator_loss, generator_loss, gradient_penalty
@@ -49,26 +50,11 @@ class Sampler(Protocol):
 
 
 def _bound(config: GANConfig, t_joint: Tensor, t_marginal: Tensor, log_ema: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """One seed's critic loss, reported estimate and updated ``log m_t``, as :meth:`mine_gan.estimators.MINE.loss`
-    defines them for each bound: the loss to minimize, the value reported next to it."""
-    if config.mi_bound == "mine":
-        value, new_log_ema = MF.mine_lower_bound(t_joint, t_marginal, log_ema, config.mi_ema_decay)
-        return -value, value.detach(), new_log_ema
-    if config.mi_bound == "mine_biased":
-        value = MF.donsker_varadhan(t_joint, t_marginal)
-        return -value, value.detach(), log_ema
-    if config.mi_bound == "nwj":
-        value = MF.nwj(t_joint, t_marginal)
-        return -value, value.detach(), log_ema
-    # "js" and "smile": the critic (and the generator) ascend the Jensen-Shannon objective; DV or SMILE
-    # is reported.
-    js = MF.jensen_shannon(t_joint, t_marginal)
-    reported = (
-        MF.smile(t_joint, t_marginal, config.smile_tau)
-        if config.mi_bound == "smile"
-        else MF.donsker_varadhan(t_joint, t_marginal)
+    """One seed's critic loss, reported estimate and updated ``log m_t``, from the one definition per bound."""
+    objective, reported, new_log_ema = critic_objective(
+        config.mi_bound, t_joint, t_marginal, log_ema, config.mi_ema_decay, config.smile_tau
     )
-    return -js, reported.detach(), log_ema
+    return -objective, reported, new_log_ema
 
 
 def _flat_critic(stacked: StackedModule, num: int, batch: int) -> Callable[..., Tensor]:

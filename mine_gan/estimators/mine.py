@@ -19,6 +19,39 @@ BOUNDS: tuple[str, ...] = get_args(Bound)
 MARGINALS: tuple[str, ...] = get_args(Marginal)
 
 
+def reported_bound(bound: str, t_joint: Tensor, t_marginal: Tensor, smile_tau: float = 5.0) -> Tensor:
+    """The estimate a bound reports from scores: NWJ, SMILE, or Donsker–Varadhan (``mine``, ``mine_biased``, ``js``)."""
+    if bound == "nwj":
+        return MF.nwj(t_joint, t_marginal)
+    if bound == "smile":
+        return MF.smile(t_joint, t_marginal, smile_tau)
+    return MF.donsker_varadhan(t_joint, t_marginal)
+
+
+def critic_objective(
+    bound: str, t_joint: Tensor, t_marginal: Tensor, log_ema: Tensor, ema_decay: float, smile_tau: float = 5.0
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""What a statistics network ascends for ``bound`` (all but InfoNCE), from its scores.
+
+    ``"mine"``: the DV bound with the moving-average-corrected gradient (Belghazi et al. 2018, §3.2);
+    ``"mine_biased"``: DV; ``"nwj"``: NWJ (MINE-f); ``"js"`` and ``"smile"``: the Jensen–Shannon
+    objective :math:`\mathbb{E}_P[-\mathrm{sp}(-T)] - \mathbb{E}_Q[\mathrm{sp}(T)]` (Song & Ermon 2020),
+    while DV or SMILE is reported. One definition for :class:`MINE` and the batched trainer.
+
+    Returns:
+        ``(objective, reported, new_log_ema)``: the differentiable objective, the detached estimate to
+        report, and the updated ``log m_t`` (``log_ema`` itself unless ``bound="mine"``).
+    """
+    if bound == "mine":
+        value, new_log_ema = MF.mine_lower_bound(t_joint, t_marginal, log_ema, ema_decay)
+        return value, value.detach(), new_log_ema
+    if bound in ("mine_biased", "nwj"):
+        value = reported_bound(bound, t_joint, t_marginal, smile_tau)
+        return value, value.detach(), log_ema
+    reported = reported_bound(bound, t_joint, t_marginal, smile_tau).detach()
+    return MF.jensen_shannon(t_joint, t_marginal), reported, log_ema
+
+
 class MINE(nn.Module):
     r"""Mutual Information Neural Estimator (Belghazi et al., ICML 2018) with a choice of bound.
 
@@ -139,26 +172,16 @@ class MINE(nn.Module):
             x, z = self._prepare(x, z)
             return -MF.infonce(pairwise_scores(self.critic, x, z))
         t_joint, t_marginal = self.scores(x, z, generator)
-        if self.bound == "mine":
-            value, new_log_ema = MF.mine_lower_bound(t_joint, t_marginal, self.log_ema, self.ema_decay)
-            if self.training and update_ema:
-                self.log_ema.copy_(new_log_ema)
-            return -value
-        if self.bound == "mine_biased":
-            return -MF.donsker_varadhan(t_joint, t_marginal)
-        if self.bound == "nwj":
-            return -MF.nwj(t_joint, t_marginal)
-        # "smile" and "js": train on Jensen–Shannon, report the bound's own value.
-        js = MF.jensen_shannon(t_joint, t_marginal)
-        reported = self._report(t_joint, t_marginal)
-        return -(js + (reported - js).detach())
+        objective, reported, new_log_ema = critic_objective(
+            self.bound, t_joint, t_marginal, self.log_ema, self.ema_decay, self.smile_tau
+        )
+        if self.bound == "mine" and self.training and update_ema:
+            self.log_ema.copy_(new_log_ema)
+        # The value is minus the reported estimate; the gradient is minus the objective's.
+        return -(objective + (reported - objective).detach())
 
     def _report(self, t_joint: Tensor, t_marginal: Tensor) -> Tensor:
-        if self.bound == "nwj":
-            return MF.nwj(t_joint, t_marginal)
-        if self.bound == "smile":
-            return MF.smile(t_joint, t_marginal, self.smile_tau)
-        return MF.donsker_varadhan(t_joint, t_marginal)
+        return reported_bound(self.bound, t_joint, t_marginal, self.smile_tau)
 
     def forward(self, x: Tensor, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Estimate of ``I(X; Z)`` in nats on this batch (differentiable; see the class table)."""

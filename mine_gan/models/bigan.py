@@ -104,13 +104,17 @@ class BiGAN(GANModule):
                 raise ValueError(
                     f"the {name} takes x of shape {tuple(shape)}, but the generator produces {self.x_shape}"
                 )
-        self.mine = default_estimator(critic, self.x_shape, self.noise_dim, mi_bound, mi_ema_decay) if mi_weight > 0 else None
+        self.mine = (
+            default_estimator(critic, self.x_shape, self.noise_dim, mi_bound, mi_ema_decay) if mi_weight > 0 else None
+        )
 
     @override
     def configure_optimizers(self) -> Any:
         optimizers = [
             self._adam(self.discriminator.parameters(), self.hparams.lr_d),
-            self._adam([{"params": self.generator.parameters()}, {"params": self.encoder.parameters()}], self.hparams.lr_g),
+            self._adam(
+                [{"params": self.generator.parameters()}, {"params": self.encoder.parameters()}], self.hparams.lr_g
+            ),
         ]
         if self.mine is not None:
             optimizers.append(self._adam(self.mine.parameters(), self.hparams.lr_mi))

@@ -16,7 +16,7 @@ from typing_extensions import override
 
 from mine_gan.estimators import MINE, find_shared_estimator
 from mine_gan.estimators.mine import Bound
-from mine_gan.models.gan import LRDecay, GANModule, default_estimator, frozen, infer_x_shape
+from mine_gan.models.gan import GANModule, LRDecay, default_estimator, frozen, infer_x_shape
 from mine_gan.nets.codes import ContinuousCode, LatentCode
 from mine_gan.nets.losses import AdversarialLoss, PenaltyPoints, discriminator_loss, generator_loss
 from mine_gan.optim import Clip
@@ -125,7 +125,9 @@ class InfoGAN(GANModule):
         if mi_source == "shared" and mi != "mine":
             raise ValueError(f"`mi_source='shared'` borrows a MINE estimator; it needs mi='mine', got mi={mi!r}")
         if mi == "q" and mi_target != "code":
-            raise ValueError(f"InfoGAN's Q(c | x) estimates the code's MI: mi='q' needs mi_target='code', got {mi_target!r}")
+            raise ValueError(
+                f"InfoGAN's Q(c | x) estimates the code's MI: mi='q' needs mi_target='code', got {mi_target!r}"
+            )
         self._save_hyperparameters("generator", "discriminator", "critic")
         self.code = LatentCode(categorical_dims, continuous_dim, continuous)
         if self.code.dim == 0 and mi_weight > 0 and mi_target == "code":
@@ -185,7 +187,9 @@ class InfoGAN(GANModule):
         return self._with_schedules(optimizers)
 
     # ----------------------------------------------------------------- latent
-    def latent(self, n: int, generator: torch.Generator | None = None, code: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def latent(
+        self, n: int, generator: torch.Generator | None = None, code: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """``(z, c)``: generator input ``z = [ε, c]`` ``(n, noise_dim + code_dim)`` and code ``c``.
 
         Drawn from ``generator`` (default: torch's global stream). ``code`` fixes the code: ``(code_dim,)``

@@ -92,7 +92,9 @@ def fit(variant: str, world: int) -> dict[str, Any]:
         callbacks=callbacks,
     )
     first: list[torch.Tensor] = []  # the generator's input at the first training step
-    model.generator.register_forward_hook(lambda m, inputs, out: first.append(inputs[0].detach().clone()) if not first else None)
+    model.generator.register_forward_hook(
+        lambda m, inputs, out: first.append(inputs[0].detach().clone()) if not first else None
+    )
     trainer.fit(model, loader(trainer.global_rank, world))
     state = {f"model/{k}": v.detach().clone() for k, v in model.state_dict().items()}
     for callback in callbacks:

@@ -10,8 +10,8 @@ import torch
 from mine_gan.data import Digits, GaussianMixture
 from mine_gan.estimators import MINE, ConcatCritic
 from mine_gan.models import BiGAN
-from mine_gan.nets.losses import generator_loss
 from mine_gan.nets import DCGANDiscriminator, DCGANEncoder, DCGANGenerator, MLPDiscriminator, MLPEncoder, MLPGenerator
+from mine_gan.nets.losses import generator_loss
 
 LATENT = 3
 

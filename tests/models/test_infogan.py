@@ -15,8 +15,8 @@ from torch import nn
 from mine_gan.data import Digits, GaussianMixture
 from mine_gan.estimators import MINE, ConcatCritic
 from mine_gan.models import InfoGAN
-from mine_gan.nets.losses import generator_loss
 from mine_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from mine_gan.nets.losses import generator_loss
 
 NOISE, CATS, CONT = 3, [3], 2
 CODE = sum(CATS) + CONT

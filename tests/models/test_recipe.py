@@ -59,7 +59,9 @@ def test_d_penalty_adds_its_closed_form_to_the_discriminator_step():
 
     gamma = 4.0
     torch.manual_seed(0)
-    model = SGDInfoGAN(MLPGenerator(5, 2, (16,)), MLPDiscriminator(2, (16,)), noise_dim=2, categorical_dims=[3], d_penalty=gamma)
+    model = SGDInfoGAN(
+        MLPGenerator(5, 2, (16,)), MLPDiscriminator(2, (16,)), noise_dim=2, categorical_dims=[3], d_penalty=gamma
+    )
     before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
     fakes = []
     model.generator.register_forward_hook(lambda m, i, out: fakes.append(out.detach()) if not fakes else None)
@@ -99,7 +101,14 @@ def test_mi_target_latent_measures_the_whole_latent():
     trainer = _fit(model, batches=2, log_every_n_steps=1)
     assert float(trainer.callback_metrics["train/grad_norm_mi"]) > 0
     with pytest.raises(ValueError, match="mi='q' needs mi_target='code'"):
-        InfoGAN(MLPGenerator(5, 2), MLPDiscriminator(2, code_dim=3), noise_dim=2, categorical_dims=[3], mi="q", mi_target="latent")
+        InfoGAN(
+            MLPGenerator(5, 2),
+            MLPDiscriminator(2, code_dim=3),
+            noise_dim=2,
+            categorical_dims=[3],
+            mi="q",
+            mi_target="latent",
+        )
 
 
 @pytest.mark.parametrize(
@@ -120,7 +129,9 @@ def test_bad_recipe_arguments_are_named(kwargs, message):
 def test_bigan_takes_the_same_recipe():
     torch.manual_seed(0)
     model = BiGAN(
-        MLPGenerator(3, 2, (16,)), MLPEncoder(2, 3, (16,)), MLPDiscriminator(2, (16,), latent_dim=3, spectral_norm=True),
+        MLPGenerator(3, 2, (16,)),
+        MLPEncoder(2, 3, (16,)),
+        MLPDiscriminator(2, (16,), latent_dim=3, spectral_norm=True),
         d_steps=2, d_penalty=1.0, d_penalty_points="interpolates", mi_penalty=1.0, lr_decay="linear",
     )  # fmt: skip
     counter = _Counting()
