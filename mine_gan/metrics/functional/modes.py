@@ -8,9 +8,7 @@ is non-zero). The *reverse KL* is :math:`\mathrm{KL}(p_G \| p_{data})` over the 
 histogram of the high-quality samples over the modes (the same histogram PacGAN's code scores) and
 :math:`p_{data}` uniform, so a generator that puts all mass on one of 25 modes scores ``log 25 = 3.22``.
 ``min_count=20`` (of 2,500 samples) is a stricter count sometimes used instead; pass it explicitly.
-The Stacked MNIST protocol (Metz et al., 2017) labels each generated image with a classifier; a mode (one of
-1000 digit triplets) is covered when at least one sample lands in it. Both report the KL divergence of the
-mode histogram to the uniform one.
+The Stacked MNIST protocol (Metz et al., 2017) is in :mod:`mine_gan.metrics.functional.stacked`.
 
 Each statistic is an ``_update`` (samples → counts; counts add up across batches and processes) and a
 ``_compute`` (counts → numbers), so the :class:`~torchmetrics.Metric` classes reduce exact counts under DDP.
@@ -21,7 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from mine_gan.validation import as_tensor, check_positive
 
@@ -29,8 +27,6 @@ __all__ = [
     "histogram_kl_to_uniform",
     "mode_coverage",
     "mode_histogram_summary",
-    "stacked_mode_coverage",
-    "stacked_mode_labels",
 ]
 
 
@@ -114,38 +110,3 @@ def mode_coverage(
     check_positive("min_count", min_count)
     counts, total = _mode_coverage_update(as_tensor("samples", samples), centers, std, num_std)
     return mode_histogram_summary(counts, total, min_count)
-
-
-@torch.no_grad()
-def stacked_mode_labels(images: Tensor, classifier: nn.Module) -> Tensor:
-    """Mode of stacked-digit images ``(N, C, H, W) -> (N,)``: each channel classified alone, the digits
-    read as a base-10 number (``100·d₁ + 10·d₂ + d₃`` for three channels)."""
-    if images.ndim != 4:
-        raise ValueError(f"`images` must be (N, C, H, W), got shape {tuple(images.shape)}")
-    n, c, h, w = images.shape
-    digits = classifier(images.reshape(n * c, 1, h, w)).argmax(dim=1).reshape(n, c)
-    place = 10 ** torch.arange(c - 1, -1, -1, device=digits.device)
-    return (digits * place).sum(dim=1)
-
-
-def _stacked_update(images: Tensor, classifier: nn.Module, num_modes: int) -> tuple[Tensor, Tensor]:
-    labels = stacked_mode_labels(images, classifier)
-    return torch.bincount(labels, minlength=num_modes), torch.tensor(images.shape[0], device=images.device)
-
-
-def stacked_mode_coverage(images: Tensor, classifier: nn.Module, *, min_count: int = 1) -> dict[str, Tensor]:
-    """Stacked MNIST mode coverage: modes (of ``10^C``) holding at least ``min_count`` samples, and KL of
-    the mode histogram to uniform, in nats.
-
-    Args:
-        images: ``(N, C, H, W)`` generated images, usually ``C = 3``.
-        classifier: single-digit classifier ``(B, 1, H, W) -> (B, 10)`` logits.
-        min_count: samples a mode needs to count as covered (1 in the protocol).
-
-    Returns:
-        ``modes`` and ``kl`` (every image gets a mode, so there is no high-quality fraction).
-    """
-    check_positive("min_count", min_count)
-    counts, total = _stacked_update(images, classifier, 10 ** images.shape[1])
-    summary = mode_histogram_summary(counts, total, min_count)
-    return {"modes": summary["modes"], "kl": summary["kl"]}
