@@ -64,7 +64,8 @@ def mlp(
     layers: list[nn.Module] = []
     dims = [in_dim, *hidden_dims]
     for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
-        layers += [linear(d_in, d_out, spectral_norm), *([nn.BatchNorm1d(d_out)] if batch_norm else []), activation(act)]
+        normalization = [nn.BatchNorm1d(d_out)] if batch_norm else []
+        layers += [linear(d_in, d_out, spectral_norm), *normalization, activation(act)]
     layers.append(linear(dims[-1], out_dim, spectral_norm))
     if out_act is not None:
         layers.append(activation(out_act))
