@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pytorch_lightning as pl
 import torch
@@ -42,7 +42,7 @@ from mine_gan.validation import check_choice, check_datamodule_shape, check_posi
 __all__ = ["LR_DECAYS", "GANModule", "LRDecay", "default_estimator", "frozen", "infer_x_shape"]
 
 LRDecay = Literal["none", "linear"]
-LR_DECAYS: tuple[str, ...] = ("none", "linear")
+LR_DECAYS: tuple[str, ...] = get_args(LRDecay)
 
 _CHECKPOINT_KEY = "mine_gan_random_stream"
 _VALIDATION, _PREDICTION = 1, 2  # random streams derived from the run's seed, besides training's
@@ -170,14 +170,17 @@ class GANModule(pl.LightningModule):
     def random_stream(self) -> torch.Generator:
         """The training step's random stream: identical on every process, saved with checkpoints."""
         if self._stream is None:
-            self._seed = int(torch.initial_seed()) % 2**63 if self._seed is None else self._seed
+            self._seed = self._run_seed()
             self._stream = torch.Generator(device=self.device).manual_seed(self._seed)
         return self._stream
 
+    def _run_seed(self) -> int:
+        """The run's seed: the one set at setup (or restored), else torch's initial seed (``seed_everything``)."""
+        return self._seed if self._seed is not None else int(torch.initial_seed()) % 2**63
+
     def _derived_stream(self, *words: int) -> torch.Generator:
         """A stream of its own for ``words`` (validation epoch, prediction batch), from the run's seed."""
-        seed = self._seed if self._seed is not None else int(torch.initial_seed())
-        return seeded_generator(seed, *words, device=self.device)
+        return seeded_generator(self._run_seed(), *words, device=self.device)
 
     def _local_rows(self, global_batch: Tensor) -> Tensor:
         """This process's rows of a batch drawn for all processes: rank ``r`` keeps block ``r``."""
@@ -205,7 +208,7 @@ class GANModule(pl.LightningModule):
         self._setup_mode_coverage()
         if self._seed is None:
             # Rank 0's seed, so that processes seeded differently (or not at all) still draw alike.
-            self._seed = int(self.trainer.strategy.broadcast(int(torch.initial_seed()) % 2**63, src=0))
+            self._seed = int(self.trainer.strategy.broadcast(self._run_seed(), src=0))
 
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
