@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from typing_extensions import override
 
 from mine_gan.estimators import MINE, Bound, ConcatCritic, ConvCritic
-from mine_gan.estimators.mine import BOUNDS
+from mine_gan.estimators.mine import BOUNDS, REPORTED_SET_BOUND
 from mine_gan.metrics.mutual_information import MutualInformation
 from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
@@ -324,7 +324,7 @@ class MutualInformationMonitor(Callback):
             estimator.load_state_dict(trainer.strategy.broadcast(state, src=0))
         pair.synced = True
         pair.optimizer = torch.optim.Adam(estimator.parameters(), lr=self.lr)
-        bound = {"nwj": "nwj", "smile": "smile"}.get(self.bound, "dv")
+        bound = REPORTED_SET_BOUND.get(self.bound, "dv")  # an InfoNCE critic is scored with DV over the set
         pair.heldout = MutualInformation(estimator.critic, bound=bound).to(device)  # type: ignore[arg-type]
         if pair.pending is not None:
             self._restore(pair)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from mine_gan import functional as MF
 from mine_gan.estimators.critics import ConcatCritic, ConvCritic, SeparableCritic, pairwise_scores
-from mine_gan.estimators.mine import BOUNDS, MINE, Bound
+from mine_gan.estimators.mine import BOUNDS, MINE, REPORTED_SET_BOUND, Bound
 from mine_gan.estimators.preprocessing import MarginalTransform, Preprocess
 from mine_gan.validation import as_tensor, check_choice, check_paired, check_positive, check_unit_interval
 
@@ -74,10 +74,6 @@ class MIEstimate:
 
     def __float__(self) -> float:
         return self.value
-
-
-# The set bound each training bound reports (the table in MINE's docstring): what the held-out value is.
-_REPORTED_SET_BOUND = {"mine": "dv", "mine_biased": "dv", "js": "dv", "nwj": "nwj", "smile": "smile"}
 
 
 @torch.no_grad()
@@ -142,7 +138,7 @@ def heldout_estimate(
                 terms.append(torch.log_softmax(scores, dim=1).diagonal() + math.log(scores.shape[0]))  # MF.infonce
             all_terms = torch.cat(terms).double()
             return float(all_terms.mean()), float(all_terms.std() / math.sqrt(n))
-        set_bound = _REPORTED_SET_BOUND[estimator.bound]
+        set_bound = REPORTED_SET_BOUND[estimator.bound]
         rows = max(1, chunk // (1 + marginal_pairs))
         parts = []
         for i in range(0, n, rows):

@@ -19,11 +19,24 @@ BOUNDS: tuple[str, ...] = get_args(Bound)
 MARGINALS: tuple[str, ...] = get_args(Marginal)
 
 
+REPORTED_SET_BOUND: dict[str, MF.SetBound] = {
+    "mine": "dv",
+    "mine_biased": "dv",
+    "js": "dv",
+    "nwj": "nwj",
+    "smile": "smile",
+}
+"""The one bound → reported-bound table (the last column of :class:`MINE`'s table) for every bound
+but InfoNCE, which needs the whole score matrix: what a training bound's estimate is, on a batch or
+over a whole set (:func:`mine_gan.functional.bound_statistics`)."""
+
+
 def reported_bound(bound: str, t_joint: Tensor, t_marginal: Tensor, smile_tau: float = 5.0) -> Tensor:
-    """The estimate a bound reports from scores: NWJ, SMILE, or Donsker–Varadhan (``mine``, ``mine_biased``, ``js``)."""
-    if bound == "nwj":
+    """The estimate a bound reports from scores: its :data:`REPORTED_SET_BOUND` (NWJ, SMILE or DV)."""
+    set_bound = REPORTED_SET_BOUND[bound]
+    if set_bound == "nwj":
         return MF.nwj(t_joint, t_marginal)
-    if bound == "smile":
+    if set_bound == "smile":
         return MF.smile(t_joint, t_marginal, smile_tau)
     return MF.donsker_varadhan(t_joint, t_marginal)
 
