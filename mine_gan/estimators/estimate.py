@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -15,6 +15,7 @@ from mine_gan import functional as MF
 from mine_gan.estimators.critics import ConcatCritic, ConvCritic, SeparableCritic, pairwise_scores
 from mine_gan.estimators.mine import BOUNDS, MINE, REPORTED_SET_BOUND, Bound
 from mine_gan.estimators.preprocessing import MarginalTransform, Preprocess
+from mine_gan.estimators.training import SCHEDULES, PlateauStopper, Schedule, train_estimator
 from mine_gan.validation import as_tensor, check_choice, check_paired, check_positive, check_unit_interval
 
 __all__ = ["MIEstimate", "default_steps", "estimate_mi", "heldout_estimate"]
@@ -23,8 +24,6 @@ _Z95 = 1.959963984540054
 
 Stop = Literal["plateau", "max_steps"]
 STOPS: tuple[str, ...] = get_args(Stop)
-Schedule = Literal["cosine", "constant"]
-SCHEDULES: tuple[str, ...] = get_args(Schedule)
 _VALID_ROWS = 4096  # validation pairs scored per check, at most
 _VALID_MARGINAL_ROWS = 16384  # product-of-marginals pairs per check, at most (5 per row below that)
 _EVAL_MARGINAL_ROWS = 400_000  # held-out product-of-marginals pairs, at most (20 per row below that)
@@ -275,24 +274,98 @@ def estimate_mi(
         (True, True, True)
     """
     start_time = time.perf_counter()
+    _check_names(bound, preprocess, stop, schedule)
+    _check_numbers(eval_fraction, valid_fraction, stop, batch_size, lr, patience, steps, valid_every, average_decay)
+    device = torch.device(device if device is not None else x.device if isinstance(x, Tensor) else "cpu")
+    x, z = _as_samples(x, z)
+    generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
+    split = _split(x.shape[0], eval_fraction, valid_fraction, batch_size, generator)
+    steps = steps if steps is not None else default_steps(x.shape[0])
+
+    x_tf, z_tf = MarginalTransform(preprocess if x.ndim == 2 else "none"), MarginalTransform(preprocess)
+    x_train, z_train = x_tf.fit_transform(x[split.train]).to(device), z_tf.fit_transform(z[split.train]).to(device)
+    validate = _validator(x_tf.transform(x[split.valid]), z_tf.transform(z[split.valid]), device, generator)
+    if critic is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+            critic = _default_critic(x, z, bound)
+    estimator = MINE(critic, bound=bound, ema_decay=ema_decay).to(device).train()
+    run = train_estimator(
+        estimator,
+        x_train,
+        z_train,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        validate=validate,
+        every=valid_every if valid_every is not None else max(1, steps // 20),
+        stopper=PlateauStopper(patience, _PLATEAU_TOLERANCE) if stop == "plateau" else None,
+        keep_best=early_stopping,
+        average_decay=average_decay,
+        schedule=schedule,
+        generator=generator,
+        device_generator=generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed or 0),
+        progress=progress,
+    )
+    estimator.load_state_dict(run.state)
+    estimator.eval()
+
+    n_eval = split.eval.numel()
+    x_eval, z_eval = x_tf.transform(x[split.eval]).to(device), z_tf.transform(z[split.eval]).to(device)
+    pairs = max(1, min(20, _EVAL_MARGINAL_ROWS // n_eval))
+    value, stderr = heldout_estimate(estimator, x_eval, z_eval, marginal_pairs=pairs, generator=generator)
+    return MIEstimate(
+        value=value,
+        stderr=stderr,
+        ci=(value - _Z95 * stderr, value + _Z95 * stderr),
+        bound=bound,
+        history=run.history,
+        estimator=estimator,
+        transform=(x_tf, z_tf),
+        n_train=split.train.numel(),
+        n_valid=split.n_valid,
+        n_eval=n_eval,
+        best_step=run.best_step,
+        steps_taken=run.steps_taken,
+        stop_reason=run.stop_reason,
+        seconds=time.perf_counter() - start_time,
+    )
+
+
+def _check_names(bound: str, preprocess: str, stop: str, schedule: str) -> None:
     check_choice("bound", bound, BOUNDS)
     check_choice("preprocess", preprocess, ("rank_gauss", "standardize", "none"))
     check_choice("stop", stop, STOPS)
     check_choice("schedule", schedule, SCHEDULES)
+
+
+def _check_numbers(
+    eval_fraction: float,
+    valid_fraction: float,
+    stop: str,
+    batch_size: int,
+    lr: float,
+    patience: int,
+    steps: int | None,
+    valid_every: int | None,
+    average_decay: float,
+) -> None:
     if not 0.0 < eval_fraction < 1.0:
         raise ValueError(f"`eval_fraction` must be in (0, 1), got {eval_fraction}")
     if not 0.0 <= valid_fraction < 1.0:
         raise ValueError(f"`valid_fraction` must be in [0, 1), got {valid_fraction}")
+    if stop == "plateau" and valid_fraction == 0:
+        raise ValueError("`stop`='plateau' needs validation pairs; pass valid_fraction > 0 or stop='max_steps'")
     for name, value in (("batch_size", batch_size), ("lr", lr), ("patience", patience)):
         check_positive(name, value)
-    if steps is not None:
-        check_positive("steps", steps)
-    if valid_every is not None:
-        check_positive("valid_every", valid_every)
+    for name, optional in (("steps", steps), ("valid_every", valid_every)):
+        if optional is not None:
+            check_positive(name, optional)
     check_unit_interval("average_decay", average_decay)
-    if device is None:
-        device = x.device if isinstance(x, Tensor) else torch.device("cpu")
-    device = torch.device(device)
+
+
+def _as_samples(x: Any, z: Any) -> tuple[Tensor, Tensor]:
+    """``(N, D)`` (or ``(N, C, H, W)`` for ``x``) tensors of the default dtype, checked and paired."""
     x = as_tensor("x", x, torch.get_default_dtype())
     z = as_tensor("z", z, torch.get_default_dtype())
     x = x.unsqueeze(1) if x.ndim == 1 else x
@@ -304,7 +377,19 @@ def estimate_mi(
             f"`x` must be (N,), (N, D) or (N, C, H, W) images, got shape {tuple(x.shape)}; flatten it first"
         )
     check_paired(x, z)
-    n = x.shape[0]
+    return x, z
+
+
+@dataclass
+class _Split:
+    train: Tensor
+    valid: Tensor  # at most _VALID_ROWS of the n_valid validation pairs
+    eval: Tensor
+    n_valid: int
+
+
+def _split(n: int, eval_fraction: float, valid_fraction: float, batch_size: int, generator: torch.Generator) -> _Split:
+    """Random train / validation / held-out indices; the held-out pairs neither train nor select the critic."""
     n_eval = max(2, int(round(n * eval_fraction)))
     n_valid = int(round((n - n_eval) * valid_fraction))
     n_valid = max(2, n_valid) if valid_fraction > 0 else 0
@@ -314,138 +399,25 @@ def estimate_mi(
             f"`batch_size`={batch_size} exceeds the {n_train} training pairs (N={n}, eval_fraction="
             f"{eval_fraction}, valid_fraction={valid_fraction}); pass a smaller batch_size or more samples"
         )
-    steps = steps if steps is not None else default_steps(n)
-    validating = n_valid > 0
-    if stop == "plateau" and not validating:
-        raise ValueError("`stop`='plateau' needs validation pairs; pass valid_fraction > 0 or stop='max_steps'")
-    every = valid_every if valid_every is not None else max(1, steps // 20)
-
-    generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
     order = torch.randperm(n, generator=generator)
-    train_idx, valid_idx, eval_idx = order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]
-
-    x_tf, z_tf = MarginalTransform(preprocess if x.ndim == 2 else "none"), MarginalTransform(preprocess)
-    x_train, z_train = x_tf.fit_transform(x[train_idx]).to(device), z_tf.fit_transform(z[train_idx]).to(device)
-    x_eval, z_eval = x_tf.transform(x[eval_idx]).to(device), z_tf.transform(z[eval_idx]).to(device)
-    # A fixed subsample with fixed partners: every checkpoint is scored on the same pairs, so their
-    # differences are far less noisy than their levels, and a check costs the same whatever N.
-    valid_idx = valid_idx[:_VALID_ROWS]
-    x_valid, z_valid = x_tf.transform(x[valid_idx]).to(device), z_tf.transform(z[valid_idx]).to(device)
-    valid_pairs = max(1, min(5, _VALID_MARGINAL_ROWS // max(1, len(valid_idx))))
-    valid_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    eval_pairs = max(1, min(20, _EVAL_MARGINAL_ROWS // n_eval))
-
-    if critic is None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-            critic = _default_critic(x, z, bound)
-    estimator = MINE(critic, bound=bound, ema_decay=ema_decay).to(device)
-    estimator.train()
-    # Polyak–Ruppert averaging of the weights (Polyak & Juditsky 1992): the averaged critic is what is
-    # validated and kept; it smooths out the minibatch noise of the DV gradient at a constant lr.
-    averaged = copy.deepcopy(estimator) if average_decay > 0 else estimator
-    params = [p for p in estimator.parameters()]
-    averaged_params = [p for p in averaged.parameters()]
-    optimizer = torch.optim.Adam(params, lr=lr)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr / 10)
-        if schedule == "cosine"
-        else None
-    )
-    device_gen = generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed or 0)
-
-    def validate() -> float:
-        return heldout_estimate(
-            averaged, x_valid, z_valid, marginal_pairs=valid_pairs, generator=torch.Generator().manual_seed(valid_seed)
-        )[0]
-
-    history: dict[str, list[float]] = {"step": [], "train": [], "valid": []}
-    best_valid = validate() if validating else float("nan")
-    best_step, best_state = 0, copy.deepcopy(averaged.state_dict())
-    improved_at, stop_reason, step = 0, "max_steps", 0
-    running = torch.zeros((), device=device)
-    bar = _progress_bar(steps) if progress else None
-    epoch_perm, cursor = torch.randperm(n_train, generator=generator), 0
-    if averaged is not estimator:
-        for p in averaged_params:
-            p.requires_grad_(False)
-    for step in range(1, steps + 1):
-        if cursor + batch_size > n_train:
-            epoch_perm, cursor = torch.randperm(n_train, generator=generator), 0
-        idx = epoch_perm[cursor : cursor + batch_size].to(device)
-        cursor += batch_size
-        loss = estimator.loss(x_train[idx], z_train[idx], generator=device_gen)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        if averaged is not estimator:
-            # Warm-up of the average (as in TensorFlow's ExponentialMovingAverage): early weights are
-            # forgotten quickly instead of anchoring the average at the initialization.
-            decay = min(average_decay, (1 + step) / (10 + step))
-            with torch.no_grad():
-                torch._foreach_lerp_(averaged_params, params, 1.0 - decay)
-        running += loss.detach()
-        if bar is not None:
-            bar.update(1)
-        if step % every and step != steps:
-            continue
-        count = step - (history["step"][-1] if history["step"] else 0)
-        valid = validate() if validating else float("nan")
-        history["step"].append(step)
-        history["train"].append(-float(running) / count)
-        history["valid"].append(valid)
-        running.zero_()
-        if bar is not None:
-            bar.set_postfix(train=f"{history['train'][-1]:.3f}", valid=f"{valid:.3f}")
-        if validating and valid > best_valid + _PLATEAU_TOLERANCE:
-            improved_at = step
-        if not early_stopping or not validating or valid > best_valid:
-            best_valid, best_step, best_state = valid, step, copy.deepcopy(averaged.state_dict())
-        # A plateau is a stretch without real improvement that is both `patience` checks long and as
-        # long as the run before it, and over which the smoothed validation bound (the mean of half a
-        # patience of checks) has stopped rising: slow, steady gains (high MI, many dimensions) and
-        # the recovery after a collapse of an unstable DV run keep training going.
-        if stop == "plateau" and step - improved_at >= max(patience * every, improved_at):
-            if not _still_rising(history["valid"], max(1, patience // 2)):
-                stop_reason = "plateau"
-                break
-    if bar is not None:
-        bar.close()
-
-    estimator.load_state_dict(best_state if early_stopping and validating else averaged.state_dict())
-    estimator.eval()
-    value, stderr = heldout_estimate(estimator, x_eval, z_eval, marginal_pairs=eval_pairs, generator=generator)
-    return MIEstimate(
-        value=value,
-        stderr=stderr,
-        ci=(value - _Z95 * stderr, value + _Z95 * stderr),
-        bound=bound,
-        history=history,
-        estimator=estimator,
-        transform=(x_tf, z_tf),
-        n_train=n_train,
-        n_valid=n_valid,
-        n_eval=n_eval,
-        best_step=best_step if early_stopping and validating else step,
-        steps_taken=step,
-        stop_reason=stop_reason,
-        seconds=time.perf_counter() - start_time,
-    )
+    valid = order[n_train : n_train + n_valid]
+    # A validation check costs the same whatever N: a fixed subsample.
+    return _Split(order[:n_train], valid[:_VALID_ROWS], order[n_train + n_valid :], n_valid)
 
 
-def _still_rising(values: list[float], window: int) -> bool:
-    """Whether the last ``window`` validation values rose: in mean over the ``window`` before them, or
-    from the value ``window`` checks ago to the last (a run recovering from a collapse)."""
-    if len(values) < 2 * window:
-        return True
-    recent, before = values[-window:], values[-2 * window : -window]
-    in_mean = sum(recent) / window > sum(before) / window + _PLATEAU_TOLERANCE
-    return in_mean or values[-1] > values[-1 - window] + _PLATEAU_TOLERANCE
+def _validator(
+    x: Tensor, z: Tensor, device: torch.device, generator: torch.Generator
+) -> Callable[[MINE], float] | None:
+    """Scores an estimator on ``(x, z)`` with the same random partners at every check, so that successive
+    checkpoints are compared on the same pairs: their differences are far less noisy than their levels."""
+    if x.shape[0] == 0:
+        return None
+    x, z = x.to(device), z.to(device)
+    pairs = max(1, min(5, _VALID_MARGINAL_ROWS // x.shape[0]))
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
 
+    def validate(estimator: MINE) -> float:
+        partners = torch.Generator().manual_seed(seed)
+        return heldout_estimate(estimator, x, z, marginal_pairs=pairs, generator=partners)[0]
 
-def _progress_bar(total: int) -> Any:
-    from tqdm.auto import tqdm  # tqdm comes with pytorch-lightning
-
-    return tqdm(total=total, desc="estimate_mi", unit="step")
+    return validate
