@@ -26,13 +26,17 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
+import re
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, _InstantiatorFn
 from typing_extensions import override
 
@@ -224,17 +228,130 @@ def cli(args: Sequence[str] | None = None, run: bool = True) -> MineGanCLI:
         argv = _with_default_config(list(args))
         if not run and not any(a in ("-c", "--config") or a.startswith("--config=") for a in argv):
             argv = ["--config", str(DEFAULT_CONFIG), *argv]
-    return MineGanCLI(
-        pl.LightningModule,
-        pl.LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"prog": "mine-gan", "description": "Train MINE-regularized GANs and other mine_gan modules."},
-        run=run,
-        args=argv,
-    )
+    try:
+        return MineGanCLI(
+            pl.LightningModule,
+            pl.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={
+                "prog": "mine-gan",
+                "description": "Train MINE-regularized GANs and other mine_gan modules.",
+            },
+            run=run,
+            args=argv,
+        )
+    except Exception as error:
+        # jsonargparse buries a constructor's refusal in a traceback and a dump of the whole namespace: end with
+        # one line naming the key instead, as for a wrong key. JSONARGPARSE_DEBUG=true keeps the traceback.
+        refused = _refused_argument(error)
+        if refused is None or os.environ.get("JSONARGPARSE_DEBUG", "").lower() == "true":
+            raise
+        _exit_with_bad_value(*refused)
+
+
+# ----------------------------------------------------------------- bad values
+# What a constructor raises when it refuses a value (Lightning's Trainer raises its own kind).
+_REFUSALS = (ValueError, TypeError, MisconfigurationException)
+# The package's errors name the refused argument in backticks: "`mi_weight` must be >= 0, got -1.0".
+_NAMED_ARGUMENT = re.compile(r"`([A-Za-z_]\w*)`")
+# LightningCLI's hooks that build what the configuration describes; errors raised later (in fit) are not refusals.
+_BUILDING = ("before_instantiate_classes", "instantiate_classes", "instantiate_trainer")
+
+
+def _refused_argument(error: BaseException) -> tuple[str, Any, str] | None:
+    """``(key, value, message)`` when ``error`` is a configured value refused while the CLI builds, else ``None``.
+
+    A refusal is a ValueError, TypeError or MisconfigurationException raised while the CLI builds model, data
+    and trainer, whose message names in backticks an argument the configuration gives: to the class whose
+    ``__init__`` raised it (the innermost such class first) or, raised by the CLI itself, at the top level
+    (``torch_threads``). Anything else is a bug and keeps its traceback.
+
+    Args:
+        error: what building the CLI raised (jsonargparse chains a constructor's exception to its own).
+    """
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    built = [
+        f.f_locals["self"]
+        for f in frames
+        if f.f_code.co_name in _BUILDING and isinstance(f.f_locals.get("self"), LightningCLI)
+    ]
+    if not built:
+        return None
+    command = built[0]
+    config = (command.config[command.subcommand] if command.subcommand else command.config).as_dict()
+    chain: list[BaseException] = []
+    while error is not None and all(error is not seen for seen in chain):
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    for refusal in reversed(chain):  # the constructor's own exception first, then jsonargparse's wrappers
+        if not isinstance(refusal, _REFUSALS):
+            continue
+        message = str(refusal)
+        owners = [
+            frame.f_locals
+            for frame, _ in traceback.walk_tb(refusal.__traceback__)
+            if isinstance(frame.f_locals.get("self"), LightningCLI)
+            or (frame.f_code.co_name == "__init__" and "self" in frame.f_locals)
+        ]
+        for name in _NAMED_ARGUMENT.findall(message):
+            for arguments in reversed(owners):  # innermost first: a network's own check before its model's
+                if isinstance(arguments["self"], LightningCLI):
+                    places = [(name, config[name])] if name in config else []
+                else:
+                    places = _configured(config, type(arguments["self"]), name, command.trainer_class)
+                # The same class built twice (two callbacks): the place that gave the value it received.
+                received = [(key, value) for key, value in places if _same(value, arguments.get(name))]
+                if places:
+                    return (*(received or places)[0], message)
+    return None
+
+
+def _configured(config: dict, cls: type, name: str, trainer_class: type) -> list[tuple[str, Any]]:
+    """``(key, value)`` of each place where ``config`` gives class ``cls`` the argument ``name``."""
+    found: list[tuple[str, Any]] = []
+
+    def visit(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            init_args = node.get("init_args")
+            if isinstance(init_args, dict) and name in init_args:
+                module, _, attribute = str(node.get("class_path", "")).rpartition(".")
+                try:
+                    configured = getattr(importlib.import_module(module), attribute) if module else None
+                except (ImportError, AttributeError):
+                    configured = None
+                if configured is cls:
+                    found.append((f"{path}.init_args.{name}", init_args[name]))
+            for key, value in node.items():
+                visit(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                visit(value, f"{path}[{i}]")
+
+    visit(config, "")
+    trainer = config.get("trainer")
+    if cls is trainer_class and isinstance(trainer, dict) and name in trainer:  # the one group without class_path
+        found.append((f"trainer.{name}", trainer[name]))
+    return found
+
+
+def _same(configured: Any, received: Any) -> bool:
+    if isinstance(configured, (list, tuple)) and isinstance(received, (list, tuple)):
+        configured, received = list(configured), list(received)
+    try:
+        return bool(configured == received)
+    except Exception:  # no plain truth value of ==, e.g. a tensor
+        return False
+
+
+def _exit_with_bad_value(key: str, value: Any, message: str) -> None:
+    """Report a refused value as the parser reports a wrong key: one line naming the key, exit status 2."""
+    named = key if str(value) in message else f"{key}={value!r}"  # the package's messages name the value
+    sys.stdout.flush()
+    sys.stderr.write(f"error: {named}: {message}\n")
+    sys.exit(2)
 
 
 if __name__ == "__main__":
