@@ -1,13 +1,16 @@
 """The digit classifier behind :class:`~mine_gan.metrics.StackedModeCoverage`, trained by the project itself.
 
 Stacked-MNIST mode counting (Metz et al., 2017) needs a classifier of single digits. Nothing can be
-downloaded here, so :func:`load_digit_classifier` trains a small CNN on scikit-learn's bundled digits at
-the requested image size (a few seconds on a CPU), checks its held-out accuracy, and caches the weights
-under ``cache_dir`` (``$MINE_GAN_CACHE`` or ``~/.cache/mine_gan``) so that it is trained once per
-``(image_size, seed)``.
+downloaded here, so :func:`load_digit_classifier` trains a small CNN on the training digits of the 5,000 real
+MNIST digits that ship offline (:func:`~mine_gan.data.mnist5k_splits`: 4,000 for training, 1,000 held out) at
+the requested image size, in about half a minute on one CPU thread. It checks the held-out accuracy and caches
+the weights under ``cache_dir`` (``$MINE_GAN_CACHE`` or ``~/.cache/mine_gan``), so it is trained once per
+``(image_size, seed)``. The split is fixed whatever the seed, so no run's test digits were ever seen in
+training.
 
-The network works at 16×16 whatever the input size: the digits it learns from are 8×8, so a larger
-working size would add cost and no information.
+The network works at 16×16 whatever the input size: on these digits it reaches 98.4 % held-out accuracy there
+(seed 0), and 28×28 would cost three times as much per step for a measuring instrument that is already good
+enough to count modes.
 """
 
 from __future__ import annotations
@@ -19,15 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mine_gan.data.digits import digit_splits
 from mine_gan.data.images import IMAGE_SIZES, to_tanh_range
+from mine_gan.data.mnist5k import mnist5k_splits
 from mine_gan.seeding import seeded_generator
 from mine_gan.validation import check_choice, check_unit_interval
 
 __all__ = ["DigitClassifier", "accuracy", "default_cache_dir", "load_digit_classifier", "train_digit_classifier"]
 
 # Bump when the architecture or the training recipe changes, so stale caches are not reused.
-_VERSION = 1
+_VERSION = 2  # 2: trained on the shipped MNIST digits (1: scikit-learn's 8×8 digits)
 _WORKING_SIZE = 16
 
 
@@ -121,11 +124,12 @@ def train_digit_classifier(
         epochs: passes over the data.
         batch_size: images per step.
         lr: Adam learning rate (cosine-annealed to 0).
-        max_shift: largest translation in pixels; defaults to one pixel of the 8×8 originals (``S // 8``).
+        max_shift: largest translation in pixels; defaults to two pixels of the 28×28 originals at size ``S``
+            (at least one), the shifts that took held-out accuracy from 97.8 % (none) to 98.4 %.
         seed: seed of initialization, shuffling and augmentation.
     """
     generator = seeded_generator(seed, 7)
-    max_shift = max(images.shape[-1] // 8, 1) if max_shift is None else max_shift
+    max_shift = max(round(2 * images.shape[-1] / 28), 1) if max_shift is None else max_shift
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         classifier = DigitClassifier()
@@ -161,14 +165,14 @@ def load_digit_classifier(
 ) -> tuple[DigitClassifier, float]:
     """The cached classifier for ``image_size``, trained on the spot when it is not cached yet.
 
-    It learns from the train and validation digits of :func:`~mine_gan.data.digit_splits` with ``seed``
-    and is scored on that split's test digits, which :class:`~mine_gan.data.StackedDigits` with the same
-    ``seed`` uses for its test stacks.
+    It learns from the 4,000 train and validation digits of :func:`~mine_gan.data.mnist5k_splits` and is
+    scored on its 1,000 test digits, the pool of the test stacks of :class:`~mine_gan.data.StackedMNIST5k`
+    and of the test images of :class:`~mine_gan.data.MNIST5k` (for any seed of theirs: the split is fixed).
 
     Args:
         image_size: side of the images it will classify (8, 16, 28, 32 or 64).
         cache_dir: where the weights are kept; ``None`` for :func:`default_cache_dir`.
-        seed: seed of the digit split and of training.
+        seed: seed of training (initialization, batches, shifts); the split does not depend on it.
         min_accuracy: ``RuntimeError`` when the held-out accuracy is lower.
 
     Returns:
@@ -185,7 +189,7 @@ def load_digit_classifier(
         classifier.eval().requires_grad_(False)
         held_out = float(state["accuracy"])
     else:
-        splits = {k: (to_tanh_range(x, image_size), y) for k, (x, y) in digit_splits(seed=seed).items()}
+        splits = {k: (to_tanh_range(x, image_size), y) for k, (x, y) in mnist5k_splits().items()}
         train_x = torch.cat([splits["train"][0], splits["val"][0]])
         train_y = torch.cat([splits["train"][1], splits["val"][1]])
         classifier = train_digit_classifier(train_x, train_y, seed=seed)
