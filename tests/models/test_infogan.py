@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import math
 import textwrap
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+import scipy.stats
 import torch
 from _subprocess_ranks import run_ranks
 from torch import nn
@@ -30,10 +32,10 @@ LOGGED = [
 ]
 
 
-def mlp_infogan(**kwargs) -> InfoGAN:
+def mlp_infogan(cls: type[InfoGAN] = InfoGAN, **kwargs) -> InfoGAN:
     options = dict(noise_dim=NOISE, categorical_dims=CATS, continuous_dim=CONT)
     options.update(kwargs)
-    return InfoGAN(
+    return cls(
         MLPGenerator(NOISE + CODE, 2, hidden_dims=(16,)),
         MLPDiscriminator(2, hidden_dims=(16,), code_dim=CODE),
         critic=ConcatCritic(2, CODE, hidden_dims=(16,)) if options.get("mi", "mine") == "mine" else None,
@@ -70,34 +72,166 @@ def test_variants_train_and_log(trainer_factory, flat_loader, mi, clip):
         )
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"adversarial": "hinge"},
-        {"mi_weight": 0.0},
-        {"continuous": "gaussian", "mi_bound": "nwj"},
-    ],
-)
-def test_other_options_train(trainer_factory, flat_loader, kwargs):
-    model = mlp_infogan(**kwargs)
-    trainer_factory(fast_dev_run=True).fit(model, flat_loader)
-    if kwargs.get("mi_weight") == 0:
-        assert model.mine is None  # a plain GAN pays for no critic
+class _FrozenInfoGAN(InfoGAN):
+    """Every network on SGD(lr=0): what a training step logs is a function of the networks as built and of the
+    step's latent, which is recorded."""
+
+    def configure_optimizers(self):
+        networks = [self.discriminator, self.generator, *([self.mine] if self.mine is not None else [])]
+        return [torch.optim.SGD(net.parameters(), lr=0.0) for net in networks]
+
+    def _latent(self, n, generator, code=None, *, per_process=True):
+        self.last_latent = super()._latent(n, generator, code, per_process=per_process)
+        return self.last_latent
 
 
-def test_fits_the_gaussian_mixture_and_logs_mode_metrics(trainer_factory):
-    dm = GaussianMixture(num_samples=64, batch_size=32, num_val_samples=64)
+def _one_logged_step(trainer_factory, loader, model: InfoGAN) -> dict[str, torch.Tensor]:
+    trainer = trainer_factory(max_epochs=1, limit_train_batches=1, limit_val_batches=0, log_every_n_steps=1)
+    trainer.fit(model, loader)
+    return dict(trainer.callback_metrics)
+
+
+def test_hinge_losses_are_the_hinge_formulas_of_the_step_logits(trainer_factory, flat_loader):
+    torch.manual_seed(0)
+    model = mlp_infogan(_FrozenInfoGAN, adversarial="hinge")
+    logged = _one_logged_step(trainer_factory, flat_loader, model)
+    real = next(iter(flat_loader))
+    z, _ = model.last_latent
+    with torch.no_grad():
+        real_logits, fake_logits = model.discriminator(real), model.discriminator(model.generator(z))
+    # Lim & Ye (2017): D minimizes max(0, 1 - D(x)) + max(0, 1 + D(G(z))), G minimizes -D(G(z)).
+    d_hinge = torch.clamp(1 - real_logits, min=0).mean() + torch.clamp(1 + fake_logits, min=0).mean()
+    g_hinge = -fake_logits.mean()
+    torch.testing.assert_close(logged["train/d_loss"], d_hinge)
+    torch.testing.assert_close(logged["train/g_loss"], g_hinge)
+    # The non-saturating losses of the same logits are other numbers: the check tells the two apart.
+    non_saturating = (
+        torch.nn.functional.softplus(-real_logits).mean() + torch.nn.functional.softplus(fake_logits).mean()
+    )
+    assert abs(float(non_saturating - d_hinge)) > 1e-3
+
+
+def test_nwj_bound_logs_the_nwj_value_of_the_critic_scores(trainer_factory, flat_loader):
+    torch.manual_seed(0)
+    model = mlp_infogan(_FrozenInfoGAN, mi_bound="nwj")
+    assert model.mine.bound == "nwj"
+    model.mine.marginal = "all_pairs"  # every (G(z_i), c_j), i != j: no random shuffle to replay
+    logged = _one_logged_step(trainer_factory, flat_loader, model)
+    z, code = model.last_latent
+    n = z.shape[0]
+    with torch.no_grad():
+        fake = model.generator(z)
+        # scores[i, j] = T(G(z_i), c_j), one critic call per pair
+        scores = model.mine.critic(fake.repeat_interleave(n, dim=0), code.repeat(n, 1)).view(n, n)
+    joint = scores.diagonal()
+    product = scores[~torch.eye(n, dtype=torch.bool)]
+    nwj = joint.mean() - torch.exp(product - 1).mean()  # Nguyen, Wainwright & Jordan: E_P[T] - E_Q[e^(T-1)]
+    torch.testing.assert_close(logged["train/mi"], nwj)
+    donsker_varadhan = joint.mean() - (torch.logsumexp(product, 0) - math.log(product.numel()))
+    assert abs(float(donsker_varadhan - nwj)) > 1e-3  # the two bounds differ on these scores
+
+
+def test_gaussian_continuous_code_is_standard_normal():
+    model = mlp_infogan(continuous="gaussian", mi="q")
+    z, code = model.latent(20_000, torch.Generator().manual_seed(0))
+    continuous = code[:, CATS[0] :]
+    assert torch.equal(z[:, NOISE:], code)
+    for j in range(CONT):  # Kolmogorov-Smirnov against N(0, 1), on a fixed draw
+        assert scipy.stats.kstest(continuous[:, j].numpy(), "norm").pvalue > 0.01
+    # The uniform code on [-1, 1] fails the same test: it can tell the two apart.
+    _, uniform = mlp_infogan(continuous="uniform", mi="q").latent(20_000, torch.Generator().manual_seed(0))
+    assert scipy.stats.kstest(uniform[:, CATS[0]].numpy(), "norm").pvalue < 1e-6
+
+
+def test_gaussian_code_q_bound_is_entropy_plus_gaussian_log_likelihood(trainer_factory, flat_loader):
+    torch.manual_seed(0)
+    model = mlp_infogan(_FrozenInfoGAN, continuous="gaussian", mi="q")
+    logged = _one_logged_step(trainer_factory, flat_loader, model)
+    z, code = model.last_latent
+    with torch.no_grad():
+        _, q_out = model.discriminator.forward_with_code(model.generator(z))
+    k = CATS[0]
+    categories = torch.distributions.Categorical(logits=q_out[:, :k])
+    gaussian = torch.distributions.Normal(q_out[:, k:], 1.0)  # Q(c | x): unit variance around the head's output
+    log_q = categories.log_prob(code[:, :k].argmax(dim=1)) + gaussian.log_prob(code[:, k:]).sum(dim=1)
+    entropy = math.log(k) + CONT * torch.distributions.Normal(0.0, 1.0).entropy()  # H(c) of N(0, I) codes
+    torch.testing.assert_close(logged["train/mi"], entropy + log_q.mean())
+
+
+def test_mi_weight_zero_trains_a_plain_gan(trainer_factory, flat_loader):
+    torch.manual_seed(0)
+    model = mlp_infogan(_SGDInfoGAN, mi_weight=0.0)
+    assert model.mine is None  # a plain GAN pays for no critic
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    trainer = trainer_factory(max_epochs=1, limit_train_batches=1, limit_val_batches=0, log_every_n_steps=1)
+    trainer.fit(model, flat_loader)
+    assert len(trainer.optimizers) == 2
+    logged = trainer.callback_metrics
+    assert "train/mi" not in logged and float(logged["train/grad_norm_mi_clipped"]) == 0.0
+    # The generator stepped on its adversarial gradient alone (SGD, lr=1; D frozen).
+    reference = copy.deepcopy(model.generator)
+    with torch.no_grad():
+        for p, b in zip(reference.parameters(), before, strict=True):
+            p.copy_(b)
+    params = list(reference.parameters())
+    grads = torch.autograd.grad(generator_loss(model.discriminator(reference(model.last_latent[0]))), params)
+    for p, b, g in zip(model.generator.parameters(), before, grads, strict=True):
+        torch.testing.assert_close(p.detach() - b, -g)
+
+
+def _changed(module: nn.Module, before: list[torch.Tensor]) -> bool:
+    return any(not torch.equal(p, b) for p, b in zip(module.parameters(), before, strict=True))
+
+
+def _snapshot(module: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def test_fits_the_gaussian_mixture_and_logs_mode_metrics_of_its_samples(trainer_factory):
+    torch.manual_seed(0)
+    # std 0.5: every point near the grid is within 3σ of a centre, so the counts below are not all zero.
+    dm = GaussianMixture(std=0.5, num_samples=64, batch_size=32, num_val_samples=64)
+    model = mlp_infogan()
+    before = {name: _snapshot(getattr(model, name)) for name in ("generator", "discriminator", "mine")}
+    validation_samples = []
+    model.generator.register_forward_hook(
+        lambda m, inputs, out: validation_samples.append(out.detach()) if model.trainer.validating else None
+    )
     trainer = trainer_factory(
         max_epochs=1, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=0, log_every_n_steps=1
     )
-    trainer.fit(mlp_infogan(), dm)
-    assert {"val/modes", "val/high_quality", "val/kl"} <= set(trainer.callback_metrics)
+    trainer.fit(model, dm)
+    logged = trainer.callback_metrics
+    assert all(_changed(getattr(model, name), b) for name, b in before.items())  # G, D and T all trained
+    assert all(torch.isfinite(logged[k]) for k in ("train/d_loss", "train/g_loss", "train/mi"))
+
+    # PacGAN's protocol by its definition, on the samples validation generated.
+    samples = torch.cat(validation_samples)
+    assert samples.shape == (32, 2)
+    distance, nearest = torch.cdist(samples, dm.centers).min(dim=1)
+    high_quality = distance <= 3 * dm.std
+    counts = torch.bincount(nearest[high_quality], minlength=len(dm.centers)).double()
+    p = counts[counts > 0] / counts.sum()
+    assert float(logged["val/modes"]) == int((counts > 0).sum()) > 0
+    assert float(logged["val/high_quality"]) == pytest.approx(float(high_quality.double().mean()))
+    assert float(logged["val/kl"]) == pytest.approx(float((p * torch.log(p * len(counts))).sum()), abs=1e-6)
 
 
 @pytest.mark.parametrize("mi", ["mine", "q"])
 def test_fits_digits_with_conv_nets(trainer_factory, mi):
+    torch.manual_seed(0)
     dm = Digits(image_size=16, batch_size=8)
-    trainer_factory(fast_dev_run=True).fit(conv_infogan(mi=mi), dm)
+    model = conv_infogan(mi=mi)
+    trained = ("generator", "discriminator", "mine") if mi == "mine" else ("generator", "discriminator")
+    before = {name: _snapshot(getattr(model, name)) for name in trained}
+    trainer = trainer_factory(
+        max_epochs=1, limit_train_batches=1, limit_val_batches=1, num_sanity_val_steps=0, log_every_n_steps=1
+    )
+    trainer.fit(model, dm)
+    assert all(_changed(getattr(model, name), b) for name, b in before.items())  # with mi="q", D holds Q's head
+    assert all(torch.isfinite(trainer.callback_metrics[k]) for k in ("train/d_loss", "train/g_loss", "train/mi"))
+    samples = model.sample(4, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (4, 1, 16, 16) and samples.min() >= -1 and samples.max() <= 1  # the data's range
 
 
 def test_sample_and_code_traversal_shapes():
