@@ -6,6 +6,8 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from mine_gan.data import Digits, GaussianMixture
 from mine_gan.estimators import MINE, ConcatCritic
@@ -16,8 +18,8 @@ from mine_gan.nets.losses import generator_loss
 LATENT = 3
 
 
-def mlp_bigan(learn_std: bool = False, **kwargs) -> BiGAN:
-    return BiGAN(
+def mlp_bigan(learn_std: bool = False, cls: type[BiGAN] = BiGAN, **kwargs) -> BiGAN:
+    return cls(
         MLPGenerator(LATENT, 2, hidden_dims=(16,)),
         MLPEncoder(2, LATENT, hidden_dims=(16,), learn_std=learn_std),
         MLPDiscriminator(2, hidden_dims=(16,), latent_dim=LATENT),
@@ -39,30 +41,145 @@ def test_variants_train_and_log(trainer_factory, flat_loader, clip, learn_std):
     assert {"val/recon_error", "val/mi"} <= set(metrics)
 
 
-@pytest.mark.parametrize("kwargs", [{"mi_weight": 0.0}, {"adversarial": "hinge"}])
-def test_other_options_train(trainer_factory, flat_loader, kwargs):
-    model = mlp_bigan(**kwargs)
-    trainer_factory(fast_dev_run=True).fit(model, flat_loader)
-    assert (model.mine is None) == (kwargs.get("mi_weight") == 0)
+class _FrozenBiGAN(BiGAN):
+    """Every network on SGD(lr=0), the training step's z and E(x) recorded: what a step logs is a function of
+    the networks as built."""
+
+    def configure_optimizers(self):
+        optimizers = [
+            torch.optim.SGD(self.discriminator.parameters(), lr=0.0),
+            torch.optim.SGD([*self.generator.parameters(), *self.encoder.parameters()], lr=0.0),
+        ]
+        if self.mine is not None:
+            optimizers.append(torch.optim.SGD(self.mine.parameters(), lr=0.0))
+        return optimizers
+
+    def _noise(self, n, generator, per_process):
+        noise = super()._noise(n, generator, per_process)
+        self.__dict__.setdefault("first_noise", noise)  # the step's z (drawn before the encoder's noise)
+        return noise
+
+    def _encode(self, x, generator, per_process):
+        z_enc = super()._encode(x, generator, per_process)
+        self.__dict__.setdefault("first_encoding", z_enc.detach())
+        return z_enc
 
 
-def test_fits_the_gaussian_mixture(trainer_factory):
-    dm = GaussianMixture(num_samples=64, batch_size=32, num_val_samples=64)
+def test_hinge_losses_are_the_hinge_formulas_of_the_joint_logits(trainer_factory, flat_loader):
+    torch.manual_seed(0)
+    model = mlp_bigan(cls=_FrozenBiGAN, adversarial="hinge")
+    trainer = trainer_factory(max_epochs=1, limit_train_batches=1, limit_val_batches=0, log_every_n_steps=1)
+    trainer.fit(model, flat_loader)
+    x, z, z_enc = next(iter(flat_loader)), model.first_noise, model.first_encoding
+    with torch.no_grad():
+        real_logits, fake_logits = model.discriminator(x, z_enc), model.discriminator(model.generator(z), z)
+    # D: max(0, 1 - D(x, E(x))) + max(0, 1 + D(G(z), z)); G and E flip the labels: -D(G(z), z) + D(x, E(x)).
+    d_hinge = torch.clamp(1 - real_logits, min=0).mean() + torch.clamp(1 + fake_logits, min=0).mean()
+    g_hinge = -fake_logits.mean() + real_logits.mean()
+    torch.testing.assert_close(trainer.callback_metrics["train/d_loss"], d_hinge)
+    torch.testing.assert_close(trainer.callback_metrics["train/g_loss"], g_hinge)
+    non_saturating = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    assert abs(float(non_saturating - d_hinge)) > 1e-3  # the check tells the two losses apart
+
+
+def test_mi_weight_zero_trains_plain_ali(trainer_factory, flat_loader):
+    torch.manual_seed(0)
+    model = mlp_bigan(cls=_SGDBiGAN, mi_weight=0.0)
+    assert model.mine is None  # plain ALI pays for no critic
+    gen_before = [p.detach().clone() for p in model.generator.parameters()]
+    enc_before = [p.detach().clone() for p in model.encoder.parameters()]
+    seen = {}
+    model.generator.register_forward_hook(lambda m, inputs, out: None if "z" in seen else seen.update(z=inputs[0]))
+    trainer = trainer_factory(max_epochs=1, limit_train_batches=1, limit_val_batches=0, log_every_n_steps=1)
+    trainer.fit(model, flat_loader)
+    assert len(trainer.optimizers) == 2
+    assert "train/mi" not in trainer.callback_metrics
+    assert float(trainer.callback_metrics["train/grad_norm_mi_clipped"]) == 0.0
+    # Generator and encoder stepped on the adversarial gradient alone (SGD, lr=1; D frozen).
+    gen, enc = MLPGenerator(LATENT, 2, hidden_dims=(16,)), MLPEncoder(2, LATENT, hidden_dims=(16,))
+    with torch.no_grad():
+        for p, b in zip([*gen.parameters(), *enc.parameters()], gen_before + enc_before, strict=True):
+            p.copy_(b)
+    x = next(iter(flat_loader))
+    mean, log_std = enc(x)
+    z_enc = mean + log_std.exp() * torch.randn(mean.shape, generator=torch.Generator().set_state(model.state))
+    adv = generator_loss(model.discriminator(gen(seen["z"]), seen["z"])) + generator_loss(
+        -model.discriminator(x, z_enc)
+    )
+    grads = torch.autograd.grad(adv, [*gen.parameters(), *enc.parameters()])
+    after = [*model.generator.parameters(), *model.encoder.parameters()]
+    for p, b, g in zip(after, gen_before + enc_before, grads, strict=True):
+        torch.testing.assert_close(p.detach() - b, -g, rtol=1e-4, atol=1e-6)
+
+
+def _snapshot(*modules: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for m in modules for p in m.parameters()]
+
+
+def _moved(module: nn.Module, before: list[torch.Tensor]) -> bool:
+    return any(not torch.equal(p, b) for p, b in zip(module.parameters(), before, strict=True))
+
+
+def _reconstruction_error(model: BiGAN, x: torch.Tensor) -> torch.Tensor:
+    """Mean ‖x − G(μ(x))‖₂, networks in eval mode, written out here."""
+    model.eval()
+    with torch.no_grad():
+        return (x - model.generator(model.encoder(x)[0])).flatten(1).norm(dim=1).mean()
+
+
+def test_fits_the_gaussian_mixture_and_logs_what_its_networks_do(trainer_factory):
+    torch.manual_seed(0)
+    # std 0.5: every point near the grid is within 3σ of a centre, so the mode counts are not all zero.
+    dm = GaussianMixture(std=0.5, num_samples=64, batch_size=32, num_val_samples=64)
+    model = mlp_bigan()
+    networks = ("generator", "encoder", "discriminator", "mine")
+    before = {name: _snapshot(getattr(model, name)) for name in networks}
+    calls = []  # (input, output) of the generator in validation
+    model.generator.register_forward_hook(
+        lambda m, inputs, out: calls.append((inputs[0], out.detach())) if model.trainer.validating else None
+    )
     trainer = trainer_factory(
         max_epochs=1, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=0, log_every_n_steps=1
     )
-    trainer.fit(mlp_bigan(), dm)
-    assert {"val/modes", "val/high_quality", "val/kl", "val/recon_error"} <= set(trainer.callback_metrics)
+    trainer.fit(model, dm)
+    logged = trainer.callback_metrics
+    assert all(_moved(getattr(model, name), before[name]) for name in networks)  # G, E, D and T all trained
+    assert all(torch.isfinite(logged[f"train/{k}"]) for k in ("d_loss", "g_loss", "mi", "recon_error"))
+    # Validation ran after the last step: the logged error is that of the final networks on the first val batch.
+    x_val = next(iter(dm.val_dataloader()))
+    torch.testing.assert_close(logged["val/recon_error"], _reconstruction_error(model, x_val))
+    # Mode coverage by PacGAN's rule, on the generator's validation outputs from noise (not G(μ(x))).
+    with torch.no_grad():
+        mu = model.encoder(x_val)[0]
+    (samples,) = [out for z, out in calls if not torch.equal(z, mu)]
+    distance, nearest = torch.cdist(samples, dm.centers).min(dim=1)
+    counts = torch.bincount(nearest[distance <= 3 * dm.std], minlength=len(dm.centers))
+    assert float(logged["val/modes"]) == int((counts > 0).sum()) > 0
+    assert float(logged["val/high_quality"]) == pytest.approx(float(counts.sum() / samples.shape[0]))
 
 
 def test_fits_digits_with_conv_nets(trainer_factory):
+    torch.manual_seed(0)
     model = BiGAN(
         DCGANGenerator(LATENT, 1, 16, base_channels=4),
         DCGANEncoder(1, 16, latent_dim=LATENT, base_channels=4),
         DCGANDiscriminator(1, 16, base_channels=4, hidden_dim=16, latent_dim=LATENT),
     )
-    trainer_factory(fast_dev_run=True).fit(model, Digits(image_size=16, batch_size=8))
-    assert model.sample(2).shape == (2, 1, 16, 16) and model.noise_dim == LATENT
+    networks = ("generator", "encoder", "discriminator", "mine")
+    before = {name: _snapshot(getattr(model, name)) for name in networks}
+    dm = Digits(image_size=16, batch_size=8)
+    trainer = trainer_factory(
+        max_epochs=1, limit_train_batches=1, limit_val_batches=1, num_sanity_val_steps=0, log_every_n_steps=1
+    )
+    trainer.fit(model, dm)
+    assert all(_moved(getattr(model, name), before[name]) for name in networks)
+    logged = trainer.callback_metrics
+    assert all(torch.isfinite(logged[f"train/{k}"]) for k in ("d_loss", "g_loss", "mi", "recon_error"))
+    x_val, _ = next(iter(dm.val_dataloader()))
+    torch.testing.assert_close(logged["val/recon_error"], _reconstruction_error(model, x_val))
+    samples = model.sample(2, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (2, 1, 16, 16) and samples.min() >= -1 and samples.max() <= 1
+    assert model.noise_dim == LATENT
 
 
 class _SGDBiGAN(BiGAN):
@@ -72,8 +189,9 @@ class _SGDBiGAN(BiGAN):
         optimizers = [
             torch.optim.SGD(self.discriminator.parameters(), lr=0.0),
             torch.optim.SGD([{"params": self.generator.parameters()}, {"params": self.encoder.parameters()}], lr=1.0),
-            torch.optim.SGD(self.mine.parameters(), lr=0.0),
         ]
+        if self.mine is not None:
+            optimizers.append(torch.optim.SGD(self.mine.parameters(), lr=0.0))
         return optimizers
 
     def _encode(self, x, generator, per_process):
