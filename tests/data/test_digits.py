@@ -55,13 +55,32 @@ def test_splits_are_seeded_disjoint_and_cover_the_data():
     assert not torch.equal(split_indices(1797, 0.1, 0.2, seed=1)["test"], parts["test"])
 
 
-def test_training_order_is_seeded():
-    def first_labels(seed):
-        dm = Digits(image_size=8, batch_size=32, seed=seed)
-        dm.setup("fit")
-        return next(iter(dm.train_dataloader()))[1]
+def _two_epochs(seed: int) -> tuple[Digits, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A fresh data module's training loader, iterated twice (as Lightning reuses it across epochs)."""
+    dm = Digits(image_size=8, batch_size=32, seed=seed)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    return dm, [tuple(torch.cat(parts) for parts in zip(*loader, strict=True)) for _ in range(2)]
 
-    assert torch.equal(first_labels(0), first_labels(0))
+
+def test_training_order_is_seeded():
+    dm, (first, second) = _two_epochs(0)
+    _, (first_again, second_again) = _two_epochs(0)
+    _, (other, _) = _two_epochs(1)
+    # The same seed gives the same images in the same order, epoch after epoch.
+    for got, expected in ((first_again, first), (second_again, second)):
+        assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+    # Another seed gives other batches from the first one on.
+    assert not torch.equal(other[0][:32], first[0][:32])
+    # An epoch is a shuffle of the training images: each is one of them, not in the stored order, and the next
+    # epoch is shuffled anew.
+    data = dm.datasets["train"]
+    stored = torch.stack([data[i][0] for i in range(len(data))]).flatten(1)
+    assert first[0].shape[0] == len(data) // 32 * 32  # full batches only (drop_last)
+    distances = torch.cdist(first[0].flatten(1), stored, compute_mode="donot_use_mm_for_euclid_dist")
+    assert distances.min(dim=1).values.max() == 0
+    assert not torch.equal(first[0].flatten(1), stored[: first[0].shape[0]])
+    assert not torch.equal(second[0], first[0])
 
 
 @pytest.mark.parametrize(
