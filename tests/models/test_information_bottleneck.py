@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -21,9 +23,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def _model(**kwargs) -> InformationBottleneck:
+def _model(cls: type[InformationBottleneck] = InformationBottleneck, **kwargs) -> InformationBottleneck:
     defaults = dict(input_dim=64, hidden_dims=(32, 32), z_dim=16, critic=ConcatCritic(64, 16, hidden_dims=(32,)))
-    return InformationBottleneck(**{**defaults, **kwargs})
+    return cls(**{**defaults, **kwargs})
 
 
 def _trainer(**kwargs) -> pl.Trainer:
@@ -56,13 +58,70 @@ def test_fast_dev_run_on_digits(encoder: str, beta: float) -> None:
     assert result["test/error"] == pytest.approx(1.0 - result["test/acc"])
 
 
+class _RecordingBottleneck(InformationBottleneck):
+    """Records the first training batch, the global random state its step starts from, and the gradients the
+    optimizer is given for it."""
+
+    def on_train_batch_start(self, batch, batch_idx):
+        if not hasattr(self, "first_batch"):
+            self.first_batch, self.first_rng_state = batch, torch.get_rng_state()
+
+    def on_before_optimizer_step(self, optimizer):
+        if not hasattr(self, "first_grads"):
+            self.first_grads = {n: p.grad.detach().clone() for n, p in self.named_parameters() if p.grad is not None}
+
+
+def _norm(grads) -> torch.Tensor:
+    return torch.cat([g.flatten() for g in grads]).norm()
+
+
 def test_images_are_flattened_and_clip_trains() -> None:
-    """Image batches (B, 1, 8, 8) work for a 64-feature model; adaptive clipping runs inside Lightning."""
+    """Image batches (B, 1, 8, 8) train a 64-feature model; the encoder's MI gradient is clipped as eq. 21 says."""
     torch.manual_seed(0)
-    model = _model(encoder="additive", beta=0.1, clip=True)
+    beta = 0.1
+    model = _model(cls=_RecordingBottleneck, encoder="additive", beta=beta, clip=True)
+    with torch.no_grad():  # a small decoder: the cross-entropy's gradient on the encoder falls below the MI term's
+        model.decoder.weight.mul_(0.01)
+    reference = copy.deepcopy(model)  # the networks, critic and moving average the first step starts from
+    before = [p.detach().clone() for p in model.parameters()]
     trainer = _trainer(max_steps=3, limit_val_batches=0)
     trainer.fit(model, Digits(image_size=8, batch_size=32))
     assert trainer.global_step == 3
+    assert all(not torch.equal(p, b) for p, b in zip(model.parameters(), before, strict=True))  # everything trained
+    assert all(torch.isfinite(trainer.callback_metrics[k]) for k in ("train/ce", "train/mi", "train/loss"))
+
+    # The first step again, by hand: the same batch, encoder noise and MINE shuffle (the global stream).
+    x, y = model.first_batch
+    assert x.shape == (32, 1, 8, 8)
+    torch.set_rng_state(model.first_rng_state)
+    z = reference.encoder(x.flatten(1))
+    ce = torch.nn.functional.cross_entropy(reference.decoder(z), y)
+    critic_loss = reference.regularizer.estimator.loss(x.flatten(1), z)  # minus MINE's estimate
+    encoder, decoder = list(reference.encoder.parameters()), list(reference.decoder.parameters())
+    critic = list(reference.regularizer.parameters())
+    g_u = torch.autograd.grad(ce, encoder, retain_graph=True)
+    g_m = torch.autograd.grad(-critic_loss, encoder, retain_graph=True)  # the encoder descends the estimate
+    g_critic = torch.autograd.grad(critic_loss, critic, retain_graph=True)  # the critic ascends it
+    g_decoder = torch.autograd.grad(ce, decoder)
+    assert _norm(g_m) > _norm(g_u)  # the clip binds on this step: it is not a pass-through here
+    scale = _norm(g_u) / _norm(g_m)  # eq. 21: min(|g_u|, |g_m|) / |g_m|
+    expected = {
+        **{
+            f"encoder.{n}": u + beta * scale * m
+            for (n, _), u, m in zip(reference.encoder.named_parameters(), g_u, g_m, strict=True)
+        },
+        **{f"decoder.{n}": g for (n, _), g in zip(reference.decoder.named_parameters(), g_decoder, strict=True)},
+        **{f"regularizer.{n}": g for (n, _), g in zip(reference.regularizer.named_parameters(), g_critic, strict=True)},
+    }
+    assert expected.keys() == model.first_grads.keys()
+    for name, grad in expected.items():
+        torch.testing.assert_close(model.first_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    # The MI part of the encoder's step has norm β|g_u|, not β|g_m|.
+    applied = [
+        model.first_grads[f"encoder.{n}"] - u
+        for (n, _), u in zip(reference.encoder.named_parameters(), g_u, strict=True)
+    ]
+    torch.testing.assert_close(_norm(applied), beta * _norm(g_u), rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "additive", "propagated"])
