@@ -3,7 +3,9 @@ the configuration, ``predict`` and ``test`` from a checkpoint, and the shared es
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import math
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,12 @@ from mine_gan.cli import cli
 from mine_gan.data import GaussianMixture
 from mine_gan.estimators import ConcatCritic
 from mine_gan.models import BiGAN, InfoGAN
+from mine_gan.models.gan import _PREDICTION
 from mine_gan.nets import MLPDiscriminator, MLPGenerator
+from mine_gan.seeding import seeded_generator
 
 EPOCHS, BATCHES = 4, 5
+SEED = 0  # the default configuration's seed_everything, which a run keeps in its checkpoints
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 # The recipe's every stateful piece: MINE's EMA (bound "mine"), three Adams, linear lr decay, the penalty.
 RUN = [
@@ -96,14 +101,62 @@ def test_load_from_checkpoint_samples_without_the_configuration():
     assert not torch.equal(samples, loaded.sample(6, code=torch.eye(10)[4], generator=torch.Generator().manual_seed(1)))
 
 
+@contextlib.contextmanager
+def _evaluation_calls(module_type: type[torch.nn.Module]):
+    """``(inputs, output)`` of every forward of a ``module_type`` made in inference mode (test and predict
+    loops) while the context is open, whoever built the module."""
+    calls: list[tuple[tuple[torch.Tensor, ...], torch.Tensor]] = []
+
+    def record(module, inputs, output):
+        if isinstance(module, module_type) and torch.is_inference_mode_enabled():
+            calls.append((tuple(t.clone() for t in inputs), output.clone()))
+
+    handle = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
 def test_predict_and_test_subcommands_from_a_checkpoint():
     run = cli(["fit", *RUN, "--trainer.max_epochs=1", "--trainer.logger.init_args.name=fit"])
     checkpoint = str(Path(run.trainer.checkpoint_callback.dirpath) / "last.ckpt")
-    predicted = cli(["predict", f"--ckpt_path={checkpoint}", "--data.init_args.num_val_samples=300", *QUIET])
-    batches = predicted.trainer.predict_loop.predictions
-    assert sum(b.shape[0] for b in batches) == 300 and all(b.shape[1] == 2 for b in batches)
-    tested = cli(["test", f"--ckpt_path={checkpoint}", *QUIET])
-    assert {"test/modes", "test/high_quality", "test/kl", "test/mi"} <= set(tested.trainer.callback_metrics)
+    predict = ["predict", f"--ckpt_path={checkpoint}", "--data.init_args.num_val_samples=300", *QUIET]
+    batches = cli(predict).trainer.predict_loop.predictions
+    assert [tuple(b.shape) for b in batches] == [(256, 2), (44, 2)]  # the test set's batches, one sample per row
+    # Batch i is `sample` of the checkpoint's model from the batch's own stream: (run seed, prediction, i, rank).
+    loaded = InfoGAN.load_from_checkpoint(checkpoint)
+    for i, batch in enumerate(batches):
+        expected = loaded.sample(batch.shape[0], generator=seeded_generator(SEED, _PREDICTION, i, 0))
+        torch.testing.assert_close(batch, expected, rtol=0, atol=0)
+    again = cli(predict).trainer.predict_loop.predictions  # reproducible
+    assert all(torch.equal(a, b) for a, b in zip(again, batches, strict=True))
+
+    # A wider std makes most generated points high quality, so the mode metrics below are not all zero.
+    test = ["test", f"--ckpt_path={checkpoint}", "--data.init_args.std=0.5", *QUIET]
+    with _evaluation_calls(MLPGenerator) as generated, _evaluation_calls(ConcatCritic) as scored:
+        tested = cli(test)
+    logged, data = tested.trainer.callback_metrics, tested.datamodule
+    samples = torch.cat([out for _, out in generated])
+    assert samples.shape == (data.num_val_samples, 2)  # one sample per test point, nothing else generated
+    # PacGAN's rule by its definition: nearest centre, high quality within 3 std, KL of the histogram to uniform.
+    distance, nearest = torch.cdist(samples, data.centers).min(dim=1)
+    counts = torch.bincount(nearest[distance <= 3 * data.std], minlength=len(data.centers)).double()
+    p = counts[counts > 0] / counts.sum()
+    assert float(logged["test/modes"]) == int((counts > 0).sum()) >= 1
+    assert float(logged["test/high_quality"]) == pytest.approx(float(counts.sum()) / samples.shape[0])
+    assert float(logged["test/kl"]) == pytest.approx(float((p * torch.log(p * len(counts))).sum()), abs=1e-6)
+    # test/mi: the Donsker-Varadhan value of T's scores (the critic is trained on JS, reports DV), one batch at a
+    # time (joint pairs, then the shuffled ones), averaged over batches weighted by their size.
+    values, sizes = [], []
+    for _, scores in scored:
+        n = scores.shape[0] // 2
+        joint, product = scores[:n], scores[n:]
+        values.append(joint.mean() - (torch.logsumexp(product, 0) - math.log(n)))
+        sizes.append(n)
+    assert sum(sizes) == data.num_val_samples
+    expected_mi = sum(v * n for v, n in zip(values, sizes, strict=True)) / sum(sizes)
+    torch.testing.assert_close(logged["test/mi"], expected_mi, rtol=1e-5, atol=1e-6)
 
 
 def test_bigan_predict_returns_samples_and_encodings(tmp_path):
