@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
-from mine_gan.data import StackedDigits, digit_splits, stack_labels, to_tanh_range
-from mine_gan.metrics import DigitClassifier, StackedModeCoverage, load_digit_classifier
+from mine_gan.data import StackedMNIST5k, mnist5k_splits, stack_labels, to_tanh_range
+from mine_gan.metrics import DigitClassifier, StackedModeCoverage, load_digit_classifier, train_digit_classifier
+from mine_gan.metrics import digit_classifier as digit_classifier_module
 from mine_gan.metrics.functional.stacked import (
     feature_moments,
     frechet_distance,
@@ -23,7 +24,7 @@ def stacked_mode_labels(images, classifier):
 def correct_test_digits(digit_classifier_32):
     """One held-out 32×32 image of each digit that the classifier labels correctly: ``(10, 1, 32, 32)``."""
     classifier, _ = digit_classifier_32
-    images, labels = digit_splits()["test"]
+    images, labels = mnist5k_splits()["test"]
     images = to_tanh_range(images, 32)
     right = classifier(images).argmax(1) == labels
     return torch.stack([images[right & (labels == d)][0] for d in range(10)])
@@ -72,7 +73,7 @@ def test_known_triplets_give_their_count_and_kl(digit_classifier_32, correct_tes
 
 def test_held_out_stacks_are_labelled_as_often_as_three_digits_are(digit_classifier_32):
     classifier, accuracy = digit_classifier_32
-    dm = StackedDigits(image_size=32, num_samples=10, num_val_samples=2000, batch_size=500)
+    dm = StackedMNIST5k(image_size=32, num_samples=10, num_val_samples=2000, batch_size=500)
     dm.setup("test")
     predicted, true = [], []
     for x, y in dm.test_dataloader():
@@ -96,7 +97,7 @@ def test_ddp_reduction_equals_one_process(digit_classifier_32, correct_test_digi
     classifier, _ = digit_classifier_32
     triplets = torch.randint(10, (300, 3), generator=torch.Generator().manual_seed(0))
     images = _stacks(correct_test_digits, triplets)
-    reference = to_tanh_range(digit_splits()["train"][0][:200], 32)
+    reference = to_tanh_range(mnist5k_splits()["train"][0][:200], 32)
     whole, rank0, rank1 = (StackedModeCoverage(classifier=classifier, reference=reference) for _ in range(3))
     whole.update(images)
     rank0.update(images[:100])
@@ -144,18 +145,21 @@ def test_bad_input(digit_classifier_32):
 
 @pytest.fixture(scope="module")
 def quality(digit_classifier_32):
-    """``{name: compute()}`` for 1,500 stacks each of held-out real digits, resampled training digits, uniform
-    noise and blank channels, against the training digits as the Fréchet reference."""
+    """``{name: compute()}`` for 1,500 stacks each of held-out real digits, resampled training digits, the held-out
+    stacks blurred by a 3×3 mean, uniform noise and blank channels, against the training digits as the Fréchet
+    reference."""
     classifier, _ = digit_classifier_32
-    splits = {k: to_tanh_range(x, 32) for k, (x, _) in digit_splits().items()}
+    splits = {k: to_tanh_range(x, 32) for k, (x, _) in mnist5k_splits().items()}
     g = torch.Generator().manual_seed(0)
 
     def stacks(pool):
         return pool[torch.randint(len(pool), (1500, 3), generator=g)].squeeze(2)
 
+    held_out = stacks(splits["test"])
     images = {
-        "held-out digits": stacks(splits["test"]),
+        "held-out digits": held_out,
         "training digits": stacks(splits["train"]),
+        "blurred digits": torch.nn.functional.avg_pool2d(held_out, 3, stride=1, padding=1, count_include_pad=False),
         "uniform noise": torch.rand(1500, 3, 32, 32, generator=g) * 2 - 1,
         "blank": -torch.ones(1500, 3, 32, 32),
     }
@@ -167,22 +171,27 @@ def quality(digit_classifier_32):
     return out
 
 
-def test_real_digits_are_labelled_confidently_and_noise_is_not(quality):
-    # Ground truth: every channel of a real stack is a digit; no channel of uniform noise is.
+def test_real_digits_are_labelled_confidently_and_noise_less_so(quality):
+    # Ground truth: every channel of a real stack is a digit; no channel of uniform noise is. How confidently a
+    # classifier labels noise depends on the classifier (another small CNN on these digits put 92 % of noise
+    # channels above 0.9, issue 19), so this pins the project's classifier, not a law.
     assert quality["held-out digits"]["confident"] >= 0.9
     assert quality["training digits"]["confident"] >= 0.9
-    assert quality["uniform noise"]["confident"] <= 0.1
+    assert quality["uniform noise"]["confident"] <= 0.5
 
 
-def test_frechet_distance_separates_digits_from_noise_and_blanks(quality):
+def test_frechet_distance_separates_digits_from_blur_noise_and_blanks(quality):
     real = quality["held-out digits"]["frechet"]
     # Resampled reference digits differ from the reference only by sampling; unseen digits also by the split.
     assert quality["training digits"]["frechet"] < real
-    # Blank channels are labelled confidently and would pass the confidence test; the distance catches them,
-    # as does the mode count.
-    assert quality["blank"]["confident"] > 0.9 and quality["blank"]["modes"] == 1
-    for fake in ("uniform noise", "blank"):
-        assert quality[fake]["frechet"] > 20 * real
+    # Blurred digits are labelled confidently and fill as many modes as sharp ones: confidence and counts pass
+    # them, the distance does not. Blank channels collapse the count to one mode.
+    blurred = quality["blurred digits"]
+    assert blurred["confident"] > 0.85 and blurred["modes"] >= 0.95 * quality["held-out digits"]["modes"]
+    assert quality["blank"]["modes"] == 1
+    assert quality["blurred digits"]["frechet"] > 10 * real
+    for fake in ("uniform noise", "blank"):  # no strokes at all: farther than blurred strokes
+        assert quality[fake]["frechet"] > 2 * quality["blurred digits"]["frechet"]
 
 
 def test_frechet_distance_matches_closed_forms():
@@ -215,3 +224,29 @@ def test_digit_classifier_embed_is_what_its_last_layer_classifies():
     classifier = DigitClassifier().eval()
     x = torch.rand(5, 1, 32, 32) * 2 - 1
     torch.testing.assert_close(classifier.classify_features(classifier.embed(x)), classifier(x))
+
+
+def test_classifier_trains_on_the_4000_non_test_digits_only(tmp_path, monkeypatch):
+    seen = {}
+
+    def record(images, labels, **kwargs):
+        seen["images"], seen["labels"] = images, labels
+        return DigitClassifier()
+
+    monkeypatch.setattr(digit_classifier_module, "train_digit_classifier", record)
+    load_digit_classifier(28, cache_dir=tmp_path, min_accuracy=0.0)
+    test_images = to_tanh_range(mnist5k_splits()["test"][0], 28)
+    assert seen["images"].shape == (4000, 1, 28, 28)
+    assert torch.bincount(seen["labels"]).tolist() == [400] * 10
+    # No held-out digit among the training digits: pixel-wise distance to the nearest one is far from zero.
+    nearest = torch.cdist(test_images.flatten(1), seen["images"].flatten(1)).min(dim=1).values
+    assert float(nearest.min()) > 1.0
+
+
+def test_training_is_deterministic_given_the_seed():
+    images, labels = mnist5k_splits()["train"]
+    x, y = to_tanh_range(images[:256], 16), labels[:256]
+    a, b, c = (train_digit_classifier(x, y, epochs=1, seed=s) for s in (0, 0, 1))
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.state_dict().values(), c.state_dict().values(), strict=True))
