@@ -33,10 +33,10 @@ class StackedModeCoverage(Metric):
     .. math:: \mathrm{KL}(p \,\|\, u) = \sum_k p_k \log(10^C p_k).
 
     The classifier labels noise too, so the count alone can read 900 modes for coloured noise. Beside it:
-    ``confident``, the share of channels labelled with probability at least ``confidence`` (real held-out
-    digits score near 1, uniform noise near 0.1), and, given ``reference`` real digits, ``frechet``, the
-    Fréchet distance between the classifier features of generated and real digits
-    (:mod:`mine_gan.metrics.functional.stacked`).
+    ``confident``, the share of channels labelled with probability at least ``confidence``, and, given
+    ``reference`` real digits, ``frechet``, the Fréchet distance between the classifier features of generated
+    and real digits. Blurred digits pass the first; only the second separates them (figures in
+    :mod:`mine_gan.metrics.functional.stacked`).
 
     By default the classifier is the project's own, trained at ``image_size`` on the training split of the
     5,000 shipped MNIST digits and cached (:func:`~mine_gan.metrics.digit_classifier.load_digit_classifier`);

@@ -6,12 +6,16 @@ mode count alone measures the spread of the classifier's labels, not whether dig
 numbers say whether they were:
 
 * **confident fraction**: the share of generated channels whose top softmax probability is at least
-  ``confidence`` (0.9). Held-out real digits score near 1 with the project's classifier, uniform noise near
-  0.1. Blank channels are labelled confidently too, but they collapse the mode count.
+  ``confidence`` (0.9). With the project's classifier at 28×28, held-out real digits score 0.96 and uniform
+  noise 0.22 (``experiments/stacked_digits/reference.py``), but how confidently a classifier labels noise is its
+  own quirk: another small CNN on the same digits labelled 92 % of noise channels confidently. Digits blurred
+  by a 3×3 mean score 0.93 and fill all 1,000 modes.
 * **Fréchet digit distance**: the Fréchet distance between Gaussians fitted to the classifier's penultimate
   features of the generated channels and of real digits, FID (Heusel et al., 2017) in a digit classifier's
   feature space (the classifier needs ``embed`` and ``classify_features`` methods, like
-  :class:`~mine_gan.metrics.DigitClassifier`).
+  :class:`~mine_gan.metrics.DigitClassifier`). Against the training digits, held-out real stacks score
+  3.2–3.4, the same stacks blurred 118–119, uniform noise 1,686–1,687 (seeds 0–2 of the reference script): it
+  tells sharp digits from blurred ones and from noise.
 
 Each statistic is an ``_update`` (images → sums that add up across batches and processes) and a ``_compute``
 (sums → numbers), so :class:`~mine_gan.metrics.StackedModeCoverage` reduces exact sums under DDP.
