@@ -36,8 +36,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, _InstantiatorFn
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from typing_extensions import override
 
 from mine_gan.callbacks.media import run_directory
