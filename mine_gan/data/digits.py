@@ -1,7 +1,8 @@
 """scikit-learn's bundled 8×8 handwritten digits (1,797 images, offline), single and stacked.
 
-The stand-in for MNIST when nothing can be downloaded: the same ten classes, resized to the size the
-networks expect. :class:`StackedDigits` is the Stacked MNIST protocol (1000 modes) on these digits.
+Small and fast: for tests, quick checks and experiments about 8×8 digits themselves. Upsampled, they are
+blurry blocks, not handwriting, so the offline stand-in for MNIST is :mod:`mine_gan.data.mnist5k` (5,000 real
+MNIST digits at 28×28). :class:`StackedDigits` is the Stacked MNIST protocol (1000 modes) on these digits.
 """
 
 from __future__ import annotations
