@@ -41,8 +41,11 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from typing_extensions import override
 
 from mine_gan.callbacks.media import run_directory
+from mine_gan.callbacks.seed_logger import SeedCSVLogger
+from mine_gan.data.seeds import SeedStackedData
+from mine_gan.models.seeds import stack_seeds
 
-__all__ = ["DEFAULT_CONFIG", "MineGanCLI", "cli", "main"]
+__all__ = ["DEFAULT_CONFIG", "MineGanCLI", "cli", "main", "parse_seeds"]
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
 """The run of ``mine-gan fit`` without ``--config``: InfoGAN+MINE on the 25-Gaussian grid, on CPU."""
@@ -123,6 +126,13 @@ class MineGanCLI(LightningCLI):
             help="torch.set_num_threads before anything is built (None: torch's default). Small networks on "
             "CPU run faster on one thread: intra-op threads only add synchronization, worst on a busy machine.",
         )
+        parser.add_argument(
+            "--seeds",
+            type=list[int] | str | None,
+            default=None,
+            help="Train these seeds (e.g. 0,1,2) as one batched model in one process: a GAN module only, one "
+            "device. Seed k gets the results of --seed_everything=k, written under <run dir>/seed_k/.",
+        )
         # Data shape -> networks, once the data module exists (its ``dims`` is known after construction).
         for net in ("generator", "discriminator", "encoder"):
             parser.link_arguments("data.dims", f"{_M}.{net}.init_args.x_dim", compute_fn=_first, apply_on="instantiate")
@@ -163,6 +173,30 @@ class MineGanCLI(LightningCLI):
             torch.set_num_threads(threads)
 
     @override
+    def instantiate_classes(self) -> None:
+        seeds = parse_seeds(self._get(self.config, "seeds"))
+        if seeds is None:
+            super().instantiate_classes()
+            return
+        # Each seed's model and data are built as its single run builds them: right after seed_everything(k).
+        models, datamodules = [], []
+        for seed in seeds:
+            pl.seed_everything(seed, workers=True, verbose=False)
+            self.config_init = self.parser.instantiate_classes(self.config)
+            models.append(self._get(self.config_init, "model"))
+            datamodules.append(self._get(self.config_init, "data"))
+        self.model = stack_seeds(models, seeds)
+        self.datamodule = SeedStackedData(datamodules)
+        self._add_configure_optimizers_method_to_model(self.subcommand)
+        self.trainer = self.instantiate_trainer()
+        if self.trainer.world_size > 1:
+            raise ValueError(
+                f"--seeds trains the seeds in one process: use one device, got world size {self.trainer.world_size}"
+            )
+        trainer = self.trainer
+        trainer.loggers = [*trainer.loggers, SeedCSVLogger(lambda: run_directory(trainer), seeds)]
+
+    @override
     def _add_instantiators(self) -> None:
         self.parser.add_instantiator(
             _CompleteInstantiator(cli=self, key="model"), pl.LightningModule, subclasses=self.subclass_mode_model
@@ -198,6 +232,24 @@ class MineGanCLI(LightningCLI):
         if metrics:
             lines.append("  " + "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
         print("\n".join(lines), flush=True)
+
+
+def parse_seeds(value: Sequence[int] | str | None) -> list[int] | None:
+    """``--seeds``: ``"0,1,2"`` or ``[0, 1, 2]`` -> ``[0, 1, 2]``; ``None`` for a single run.
+
+    Example:
+        >>> parse_seeds("0, 1,2"), parse_seeds([3]), parse_seeds(None)
+        ([0, 1, 2], [3], None)
+    """
+    if value is None:
+        return None
+    try:
+        seeds = [int(s) for s in value.split(",")] if isinstance(value, str) else [int(s) for s in value]
+    except ValueError:
+        raise ValueError(f"`seeds` must be comma-separated integers such as 0,1,2, got {value!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"`seeds` must be distinct integers >= 0, got {value!r}")
+    return seeds
 
 
 def _with_default_config(args: list[str]) -> list[str]:

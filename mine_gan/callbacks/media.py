@@ -19,6 +19,8 @@ import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 
+from mine_gan.callbacks.seed_logger import split_seed_key
+
 __all__ = ["figure_to_array", "log_histogram", "log_picture", "run_directory"]
 
 
@@ -46,8 +48,12 @@ def figure_to_array(figure) -> np.ndarray:  # noqa: ANN001 - a matplotlib Figure
     return (plt.imread(buffer)[..., :3] * 255).round().astype(np.uint8)
 
 
-def _file_name(key: str, step: int, suffix: str) -> str:
-    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', key)}_step{step:07d}.{suffix}"
+def _media_file(trainer: pl.Trainer, key: str, step: int, suffix: str) -> Path:
+    """``<run dir>/media/<key>_step<step>.<suffix>``; a ``seed_<k>/`` key goes to ``<run dir>/seed_<k>/media/``."""
+    seed, name = split_seed_key(key)
+    folder = run_directory(trainer) / ("" if seed is None else f"seed_{seed}") / "media"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}_step{step:07d}.{suffix}"
 
 
 def log_picture(trainer: pl.Trainer, key: str, image: np.ndarray, step: int | None = None) -> list[Path]:
@@ -67,8 +73,7 @@ def log_picture(trainer: pl.Trainer, key: str, image: np.ndarray, step: int | No
         return []
     import matplotlib.pyplot as plt
 
-    path = run_directory(trainer) / "media" / _file_name(key, step, "png")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _media_file(trainer, key, step, "png")
     plt.imsave(path, image)
     return [path]
 
@@ -91,9 +96,7 @@ def log_histogram(
         return []
     import matplotlib.pyplot as plt
 
-    folder = run_directory(trainer) / "media"
-    folder.mkdir(parents=True, exist_ok=True)
-    table_path = folder / _file_name(key, step, "csv")
+    table_path = _media_file(trainer, key, step, "csv")
     with table_path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["mode", "count"])

@@ -23,6 +23,7 @@ from pytorch_lightning.callbacks import Callback
 from typing_extensions import override
 
 from mine_gan.callbacks.media import log_histogram
+from mine_gan.callbacks.seed_logger import seed_views
 from mine_gan.metrics import ModeCoverage, StackedModeCoverage
 from mine_gan.seeding import seeded_generator
 
@@ -73,23 +74,28 @@ class ModeHistogram(Callback):
         found = self._metric(trainer, pl_module)
         if found is None:
             return
-        metric, total = found
+        _, total = found
         if trainer.fast_dev_run:  # a smoke run checks the path, not the numbers
             total = min(total, 100)
-        metric = metric.to(pl_module.device)
         rank, world = trainer.global_rank, trainer.world_size
         size = min(self.batch_size, -(-total // world))  # every process gets at least one batch
-        for index, start in enumerate(range(0, total, size)):
-            if index % world == rank:  # batch k is drawn from its own seed: the same samples on any world size
-                metric.update(self._sample(pl_module, min(size, total - start), index))
-        self.result = {k: float(v) for k, v in metric.compute().items()}  # a collective: all processes
-        if not trainer.is_global_zero:
-            return
-        for logger in trainer.loggers:
-            logger.log_metrics({f"final/{k}": v for k, v in self.result.items()}, step=trainer.global_step)
-        counts = metric.counts.cpu().tolist()
-        labels = [f"{k:03d}" if len(counts) == 1000 else str(k) for k in range(len(counts))]
-        log_histogram(trainer, "final/mode_histogram", labels, counts)
+        self.result = {}
+        for prefix, module in seed_views(pl_module):
+            metric = self._metric(trainer, module)[0].to(pl_module.device)
+            for index, start in enumerate(range(0, total, size)):
+                if index % world == rank:  # batch k is drawn from its own seed: the same samples on any world size
+                    metric.update(self._sample(module, min(size, total - start), index))
+            result = {f"{prefix}{k}": float(v) for k, v in metric.compute().items()}  # a collective: all processes
+            self.result.update(result)
+            if not trainer.is_global_zero:
+                continue
+            for logger in trainer.loggers:
+                logger.log_metrics(
+                    {f"{prefix}final/{k[len(prefix) :]}": v for k, v in result.items()}, trainer.global_step
+                )
+            counts = metric.counts.cpu().tolist()
+            labels = [f"{k:03d}" if len(counts) == 1000 else str(k) for k in range(len(counts))]
+            log_histogram(trainer, f"{prefix}final/mode_histogram", labels, counts)
 
     def _sample(self, pl_module: Any, n: int, index: int) -> torch.Tensor:
         """``n`` samples of batch ``index``, from a stream of their own; the run's streams are left alone."""

@@ -25,6 +25,7 @@ from torchvision.utils import make_grid
 from typing_extensions import override
 
 from mine_gan.callbacks.media import figure_to_array, log_picture
+from mine_gan.callbacks.seed_logger import seed_views
 
 __all__ = ["SamplePictures"]
 
@@ -137,13 +138,14 @@ class SamplePictures(Callback):
         if not trainer.is_global_zero:
             return
         devices = [pl_module.device] if pl_module.device.type == "cuda" else []
-        # Fixed noise, and the run's own random streams left exactly where they were.
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed)
-            pictures = self._pictures(trainer, pl_module)
-        for key, image in pictures.items():
-            log_picture(trainer, key, image)
-            self.logged.append(key)
+        for prefix, module in seed_views(pl_module):
+            # Fixed noise, and the run's own random streams left exactly where they were.
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(self.seed)
+                pictures = self._pictures(trainer, module)
+            for key, image in pictures.items():
+                log_picture(trainer, prefix + key, image)
+                self.logged.append(prefix + key)
 
     def _pictures(self, trainer: pl.Trainer, pl_module: Any) -> dict[str, np.ndarray]:
         samples = pl_module.sample(self.num_samples).detach().float().cpu()

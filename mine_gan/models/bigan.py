@@ -121,7 +121,7 @@ class BiGAN(GANModule):
         return self._with_schedules(optimizers)
 
     def _noise(self, n: int, generator: torch.Generator | None, per_process: bool) -> Tensor:
-        sampler = lambda m, g: torch.randn(m, self.noise_dim, device=self.device, generator=g)  # noqa: E731
+        sampler = lambda m, g: torch.randn(m, self.noise_dim, device=self.device, dtype=self.dtype, generator=g)  # noqa: E731
         return self._draw(n, sampler, generator) if per_process else sampler(n, generator)
 
     @override
@@ -138,7 +138,7 @@ class BiGAN(GANModule):
 
     @torch.no_grad()
     def reconstruction_error(self, x: Tensor) -> Tensor:
-        """Mean Euclidean distance ``‖x − G(μ(x))‖₂`` over the batch, networks in eval mode.
+        """Mean Euclidean distance ``‖x − G(μ(x))‖₂`` over the batch (each seed's, ``(S,)``, for several), eval mode.
 
         Eval mode leaves batch-norm running statistics untouched, so training does not depend on how often
         this is logged.
@@ -147,7 +147,7 @@ class BiGAN(GANModule):
         for net, _ in modes:
             net.eval()
         try:
-            return (x - self.generator(self.encoder(x)[0])).flatten(1).norm(dim=1).mean()
+            return self._seed_mean((x - self.generator(self.encoder(x)[0])).flatten(1).norm(dim=1))
         finally:
             for net, mode in modes:
                 net.train(mode)
@@ -162,8 +162,11 @@ class BiGAN(GANModule):
         logs: dict[str, Tensor] = {}
 
         self.toggle_optimizer(opt_d)
-        d_loss = discriminator_loss(
-            self.discriminator(real, z_enc.detach()), self.discriminator(fake.detach(), z), self.adversarial
+        d_loss = self._per_seed(
+            discriminator_loss,
+            self.discriminator(real, z_enc.detach()),
+            self.discriminator(fake.detach(), z),
+            kind=self.adversarial,
         )
         if self.d_penalty > 0:
             d_loss = d_loss + self._penalty(
@@ -193,7 +196,9 @@ class BiGAN(GANModule):
         # Generator and encoder fool D with the labels flipped; only the encoder sees the MI term.
         self.toggle_optimizer(opt_ge)
         real_logits, fake_logits = self.discriminator(real, z_enc), self.discriminator(fake, z)
-        g_adv = generator_loss(fake_logits, self.adversarial) + generator_loss(-real_logits, self.adversarial)
+        g_adv = self._per_seed(generator_loss, fake_logits, kind=self.adversarial) + self._per_seed(
+            generator_loss, -real_logits, kind=self.adversarial
+        )
         norms = self._step_generator(opt_ge, g_adv, mi_grads)
         self.untoggle_optimizer(opt_ge)
         logs["g_loss"] = g_adv.detach()
@@ -205,12 +210,15 @@ class BiGAN(GANModule):
     @override
     def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:  # noqa: D102
         real = self._real(batch)
-        self.log(f"{stage}/recon_error", self.reconstruction_error(real), sync_dist=True)
+        self._log_values(stage, {"recon_error": self.reconstruction_error(real)}, sync_dist=True)
         if self.mode_coverage is not None:
-            self.mode_coverage.update(self.generator(self._noise(real.shape[0], generator, per_process=True)))
+            self._update_mode_coverage(self.generator(self._noise(real.shape[0], generator, per_process=True)))
         if self.mine is not None and real.shape[0] > 1:
             z_enc = self._encode(real, generator, per_process=True)
-            self.log(f"{stage}/mi", self.mine(real, z_enc, generator), sync_dist=True)
+            # On the global batch, as in training: the same value for any number of processes.
+            self._log_values(
+                stage, {"mi": self.mine(self._gather(real), self._gather(z_enc), generator)}, sync_dist=True
+            )
 
     @override
     def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:

@@ -25,15 +25,17 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any, Literal, get_args
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
+from torch.func import vmap
 from typing_extensions import override
 
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
-from mine_gan.estimators.mine import Bound
+from mine_gan.estimators.mine import Bound, Streams
 from mine_gan.nets.losses import ADVERSARIAL_LOSSES, PENALTY_POINTS, PenaltyPoints, gradient_penalty
 from mine_gan.optim import MIGradientStep, average_gradients, install_gradients, local_gradients
 from mine_gan.seeding import seeded_generator
@@ -107,9 +109,11 @@ class GANModule(pl.LightningModule):
     def __init__(self) -> None:
         super().__init__()
         self.automatic_optimization = False
-        self.mode_coverage: nn.Module | None = None
-        self._seed: int | None = None
-        self._stream: torch.Generator | None = None
+        self.mode_coverage: nn.Module | None = None  # one ModeCoverage, or a ModuleList of one per seed
+        #: seeds trained together (``mine-gan fit --seeds``, see :func:`mine_gan.models.stack_seeds`)
+        self.num_seeds = 1
+        self._seeds: list[int] | None = None
+        self._streams: list[torch.Generator] | None = None
         self._iteration = 0  # training batches done, the resumed ones included
         self._evaluation_generator: torch.Generator | None = None
 
@@ -167,20 +171,30 @@ class GANModule(pl.LightningModule):
         return trainer.global_rank, trainer.world_size
 
     @property
-    def random_stream(self) -> torch.Generator:
-        """The training step's random stream: identical on every process, saved with checkpoints."""
-        if self._stream is None:
-            self._seed = self._run_seed()
-            self._stream = torch.Generator(device=self.device).manual_seed(self._seed)
-        return self._stream
+    def seeds(self) -> list[int]:
+        """The run's seeds: one, or those trained together as one batched model."""
+        return self._run_seeds()
 
-    def _run_seed(self) -> int:
-        """The run's seed: the one set at setup (or restored), else torch's initial seed (``seed_everything``)."""
-        return self._seed if self._seed is not None else int(torch.initial_seed()) % 2**63
+    @property
+    def random_stream(self) -> Streams:
+        """The training step's random stream: identical on every process, saved with checkpoints.
 
-    def _derived_stream(self, *words: int) -> torch.Generator:
-        """A stream of its own for ``words`` (validation epoch, prediction batch), from the run's seed."""
-        return seeded_generator(self._run_seed(), *words, device=self.device)
+        With several seeds, one stream per seed (a list): each seed's rows of a seed-major batch are drawn
+        from its own stream, exactly as that seed's single run draws them.
+        """
+        if self._streams is None:
+            self._seeds = self._run_seeds()
+            self._streams = [torch.Generator(device=self.device).manual_seed(seed) for seed in self._seeds]
+        return self._streams[0] if self.num_seeds == 1 else self._streams
+
+    def _run_seeds(self) -> list[int]:
+        """The run's seeds: those set at setup (or restored), else torch's initial seed (``seed_everything``)."""
+        return self._seeds if self._seeds is not None else [int(torch.initial_seed()) % 2**63]
+
+    def _derived_stream(self, *words: int) -> Streams:
+        """A stream of its own for ``words`` (validation epoch, prediction batch), from the run's seed(s)."""
+        streams = [seeded_generator(seed, *words, device=self.device) for seed in self._run_seeds()]
+        return streams[0] if self.num_seeds == 1 else streams
 
     def _local_rows(self, global_batch: Tensor) -> Tensor:
         """This process's rows of a batch drawn for all processes: rank ``r`` keeps block ``r``."""
@@ -190,10 +204,50 @@ class GANModule(pl.LightningModule):
         n = global_batch.shape[0] // world
         return global_batch[rank * n : (rank + 1) * n]
 
-    def _draw(self, n: int, draw: Any, generator: torch.Generator) -> Tensor:
-        """``draw(global_n, generator)`` for the global batch of ``n`` rows per process; this process's rows."""
+    def _draw(self, n: int, draw: Any, generator: Streams) -> Tensor:
+        """``draw(global_n, generator)`` for the global batch of ``n`` rows per process; this process's rows.
+
+        With one stream per seed, ``n`` rows are ``S`` seed-major blocks, each drawn from its seed's stream.
+        """
         _, world = self._rank_and_world()
+        if isinstance(generator, list):
+            rows = n // len(generator)
+            return torch.cat([self._local_rows(draw(rows * world, g)) for g in generator])
         return self._local_rows(draw(n * world, generator))
+
+    # ----------------------------------------------------------------- seeds
+    def _per_seed(self, fn: Any, *tensors: Tensor, **kwargs: Any) -> Tensor:
+        """``fn(*tensors, **kwargs)``, a batch reduction, for each seed's rows: a scalar, or ``(S,)``."""
+        if self.num_seeds == 1:
+            return fn(*tensors, **kwargs)
+        blocks = [t.view(self.num_seeds, -1, *t.shape[1:]) for t in tensors]
+        return vmap(partial(fn, **kwargs))(*blocks)
+
+    def _seed_mean(self, values: Tensor) -> Tensor:
+        """The batch mean of per-row ``values`` ``(N,)``: a scalar, or each seed's ``(S,)``."""
+        return values.mean() if self.num_seeds == 1 else values.view(self.num_seeds, -1).mean(dim=1)
+
+    def _log_values(self, stage: str, values: dict[str, Tensor], **kwargs: Any) -> None:
+        """Log ``<stage>/<name>``; with several seeds, seed ``k``'s entry of each value as ``seed_k/<stage>/<name>``."""
+        if self.num_seeds == 1:
+            self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, **kwargs)
+            return
+        self.log_dict(
+            {f"seed_{seed}/{stage}/{k}": v[i] for k, v in values.items() for i, seed in enumerate(self._run_seeds())},
+            **kwargs,
+        )
+
+    def seed_module(self, index: int) -> GANModule:
+        """Seed number ``index`` of a multi-seed module as a module of its own (copies); ``self`` for one seed.
+
+        It holds that seed's networks, MINE moving average, random stream and iteration count: what the
+        seed's single run would hold at this point. Callbacks draw pictures and mode histograms from it.
+        """
+        if self.num_seeds == 1:
+            return self
+        from mine_gan.models.seeds import unstack_seed  # the stacking lives beside, not inside, the module
+
+        return unstack_seed(self, index)
 
     def _gather(self, tensor: Tensor) -> Tensor:
         """The global batch ``[rank 0 rows; rank 1 rows; ...]``, differentiable in this process's rows."""
@@ -206,15 +260,16 @@ class GANModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         check_datamodule_shape(getattr(self.trainer, "datamodule", None), self.x_shape, type(self).__name__)
         self._setup_mode_coverage()
-        if self._seed is None:
+        if self._seeds is None:
             # Rank 0's seed, so that processes seeded differently (or not at all) still draw alike.
-            self._seed = int(self.trainer.strategy.broadcast(self._run_seed(), src=0))
+            self._seeds = [int(s) for s in self.trainer.strategy.broadcast(self._run_seeds(), src=0)]
 
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.random_stream  # noqa: B018 - creates the streams if no step has drawn yet
         checkpoint[_CHECKPOINT_KEY] = {
-            "seed": self._seed,
-            "state": self.random_stream.get_state(),
+            "seeds": self._seeds,
+            "states": [stream.get_state() for stream in self._streams],
             "iteration": self._iteration,
         }
 
@@ -223,8 +278,12 @@ class GANModule(pl.LightningModule):
         saved = checkpoint.get(_CHECKPOINT_KEY)
         if saved is None:
             return
-        self._seed, self._stream, self._iteration = saved["seed"], None, int(saved["iteration"])
-        self.random_stream.set_state(saved["state"])
+        if "seed" in saved:  # written before multi-seed runs: one seed, one stream
+            saved = {"seeds": [saved["seed"]], "states": [saved["state"]], "iteration": saved["iteration"]}
+        self._seeds, self._streams, self._iteration = list(saved["seeds"]), None, int(saved["iteration"])
+        self.random_stream  # noqa: B018
+        for stream, state in zip(self._streams, saved["states"], strict=True):
+            stream.set_state(state)
 
     # ----------------------------------------------------------------- optimization
     def _optimizer_parts(self) -> tuple[Any, Any, Any]:
@@ -264,17 +323,20 @@ class GANModule(pl.LightningModule):
     def _step_discriminator(self, optimizer: Any, loss: Tensor) -> None:
         """One step of ``optimizer`` on ``loss``, gradients averaged (between the ``toggle_optimizer`` calls)."""
         params = self._params(optimizer)
-        install_gradients(params, average_gradients(self._gradients(loss, params), self.trainer.strategy))
+        install_gradients(params, average_gradients(self._gradients(loss.sum(), params), self.trainer.strategy))
         self._step_and_clear(optimizer)
 
     def _penalty(
         self, critic: Any, weight: float, x: Tensor, *context: Tensor, points: str = "real", fake: Tensor | None = None
     ) -> Tensor:
-        """``(γ/2)·E‖∇_x critic‖²`` (Mescheder et al., ICML 2018, eq. 9) at real samples or interpolates."""
+        """``(γ/2)·E‖∇_x critic‖²`` (Mescheder et al., ICML 2018, eq. 9) at real samples or interpolates (per seed)."""
         mix = None
         if points == "interpolates":  # this process's rows of the global batch's weights
-            mix = self._draw(x.shape[0], lambda m, g: torch.rand(m, device=x.device, generator=g), self.random_stream)
-        return 0.5 * weight * gradient_penalty(critic, x, *context, fake=fake, points=points, mix=mix)
+            mix = self._draw(
+                x.shape[0], lambda m, g: torch.rand(m, device=x.device, dtype=x.dtype, generator=g), self.random_stream
+            )
+        squared_norms = gradient_penalty(critic, x, *context, fake=fake, points=points, mix=mix, reduction="none")
+        return 0.5 * weight * self._seed_mean(squared_norms)
 
     def _step_critic(self, optimizer: Any, loss: Tensor, mi_params: Sequence[Tensor]) -> list[Tensor]:
         """Step MINE's statistics network on ``loss`` and return ``loss``'s gradient w.r.t. ``mi_params``.
@@ -286,7 +348,7 @@ class GANModule(pl.LightningModule):
         """
         t_params = self._params(optimizer)
         grads = average_gradients(
-            self._gradients(loss, [*t_params, *mi_params], retain_graph=True), self.trainer.strategy
+            self._gradients(loss.sum(), [*t_params, *mi_params], retain_graph=True), self.trainer.strategy
         )
         install_gradients(t_params, grads[: len(t_params)])
         self._step_and_clear(optimizer)
@@ -300,7 +362,9 @@ class GANModule(pl.LightningModule):
     ) -> dict[str, Tensor]:
         """Step on ``g_u + β g_a`` (eq. 21) through :class:`~mine_gan.optim.MIGradientStep`; returns the norms."""
         params = self._params(optimizer)
-        norms = self.mi_step(params, self._gradients(main_loss, params), mi_grads, self.trainer.strategy)
+        norms = self.mi_step(
+            params, self._gradients(main_loss.sum(), params), mi_grads, self.trainer.strategy, self.num_seeds > 1
+        )
         self._step_and_clear(optimizer)
         return norms
 
@@ -323,7 +387,7 @@ class GANModule(pl.LightningModule):
         subclass checks :meth:`_is_logging_step` first).
         """
         if self._is_logging_step():
-            self.log_dict({f"train/{k}": v for k, v in values.items()})
+            self._log_values("train", values)
 
     def _is_logging_step(self) -> bool:
         every = self.trainer.log_every_n_steps
@@ -343,7 +407,19 @@ class GANModule(pl.LightningModule):
         from mine_gan.metrics import ModeCoverage  # metrics are optional for a GAN; imported only for mixtures
 
         # As many generated samples as the validation set holds (2,500 for the VEEGAN/PacGAN protocol).
-        self.mode_coverage = ModeCoverage.from_datamodule(datamodule).to(self.device)
+        coverages = [ModeCoverage.from_datamodule(datamodule).to(self.device) for _ in range(self.num_seeds)]
+        self.mode_coverage = coverages[0] if self.num_seeds == 1 else nn.ModuleList(coverages)
+
+    def _mode_coverages(self) -> list[nn.Module]:
+        if self.mode_coverage is None:
+            return []
+        return list(self.mode_coverage) if isinstance(self.mode_coverage, nn.ModuleList) else [self.mode_coverage]
+
+    def _update_mode_coverage(self, samples: Tensor) -> None:
+        """Feed generated samples (seed-major with several seeds) to each seed's mode coverage."""
+        coverages = self._mode_coverages()
+        for coverage, block in zip(coverages, samples.chunk(len(coverages)) if coverages else [], strict=True):
+            coverage.update(block)
 
     # ----------------------------------------------------------------- evaluation
     def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> Any:
@@ -360,15 +436,20 @@ class GANModule(pl.LightningModule):
 
     def _reset_evaluation(self) -> None:
         self._evaluation_generator = None
-        if self.mode_coverage is not None:
-            self.mode_coverage.reset()
+        for coverage in self._mode_coverages():
+            coverage.reset()
 
     def _log_mode_coverage(self, stage: str) -> None:
-        if self.mode_coverage is None or not self.mode_coverage.update_count:
+        coverages = self._mode_coverages()
+        if not coverages or not coverages[0].update_count:
             return
-        for name, value in self.mode_coverage.compute().items():  # a collective: every process calls it
-            self.log(f"{stage}/{name}", torch.as_tensor(value, dtype=torch.float32), sync_dist=False)
-        self.mode_coverage.reset()
+        results = [coverage.compute() for coverage in coverages]  # a collective: every process calls it
+        values = {
+            name: torch.stack([torch.as_tensor(r[name], dtype=torch.float32) for r in results]) for name in results[0]
+        }
+        self._log_values(stage, {k: v[0] if self.num_seeds == 1 else v for k, v in values.items()}, sync_dist=False)
+        for coverage in coverages:
+            coverage.reset()
 
     @override
     def on_validation_epoch_start(self) -> None:
@@ -408,6 +489,10 @@ class GANModule(pl.LightningModule):
             latent: parts of the latent to fix (InfoGAN: ``code``).
         """
         check_positive("n", n)
+        if self.num_seeds > 1:
+            raise ValueError(
+                f"this module trains {self.num_seeds} seeds as one model; sample one seed's: `module.seed_module(k)`"
+            )
         was_training = self.training
         self.eval()
         try:

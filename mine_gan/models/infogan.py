@@ -202,9 +202,11 @@ class InfoGAN(GANModule):
     ) -> tuple[Tensor, Tensor]:
         """:meth:`latent`; with ``per_process``, this process's ``n`` rows of a batch drawn for all processes."""
         draw = self._draw if per_process else (lambda rows, sampler, g: sampler(rows, g))
-        noise = draw(n, lambda m, g: torch.randn(m, self.noise_dim, device=self.device, generator=g), generator)
+        noise = draw(
+            n, lambda m, g: torch.randn(m, self.noise_dim, device=self.device, dtype=self.dtype, generator=g), generator
+        )
         if code is None:
-            code = draw(n, lambda m, g: self.code.sample(m, self.device, generator=g), generator)
+            code = draw(n, lambda m, g: self.code.sample(m, self.device, generator=g).to(self.dtype), generator)
         else:
             code = torch.as_tensor(code, dtype=noise.dtype, device=self.device).expand(n, self.code.dim)
         return torch.cat([noise, code], dim=1), code
@@ -269,11 +271,13 @@ class InfoGAN(GANModule):
         real_logits = self.discriminator(real)
         if self.mi == "q":
             fake_logits, q_out = self.discriminator.forward_with_code(fake.detach())
-            q_mi = self._q_information(q_out, code)
-            d_loss = discriminator_loss(real_logits, fake_logits, self.adversarial) - self.mi_weight * q_mi
+            q_mi = self._per_seed(self._q_information, q_out, code)
+            d_loss = self._per_seed(discriminator_loss, real_logits, fake_logits, kind=self.adversarial)
+            d_loss = d_loss - self.mi_weight * q_mi
             logs["mi"] = q_mi.detach()
         else:
-            d_loss = discriminator_loss(real_logits, self.discriminator(fake.detach()), self.adversarial)
+            fake_logits = self.discriminator(fake.detach())
+            d_loss = self._per_seed(discriminator_loss, real_logits, fake_logits, kind=self.adversarial)
         if self.d_penalty > 0:
             d_loss = d_loss + self._penalty(
                 self.discriminator, self.d_penalty, real, points=self.d_penalty_points, fake=fake
@@ -305,10 +309,13 @@ class InfoGAN(GANModule):
             fake_logits, q_out = self.discriminator.forward_with_code(fake)
         else:
             fake_logits = self.discriminator(fake)
-        g_adv = generator_loss(fake_logits, self.adversarial)
+        g_adv = self._per_seed(generator_loss, fake_logits, kind=self.adversarial)
         if self.mi_weight > 0 and mi_grads is None:  # Q, or a borrowed estimator the callback trains
-            mi_loss = -self._q_information(q_out, code) if self.mi == "q" else self._shared_mi_loss(fake, target)
-            mi_grads = self._gradients(mi_loss, g_params, retain_graph=True)
+            if self.mi == "q":
+                mi_loss = -self._per_seed(self._q_information, q_out, code)
+            else:
+                mi_loss = self._shared_mi_loss(fake, target)
+            mi_grads = self._gradients(mi_loss.sum(), g_params, retain_graph=True)
             mi_value = -mi_loss.detach()
         norms = self._step_generator(opt_g, g_adv, mi_grads)
         self.untoggle_optimizer(opt_g)
@@ -335,14 +342,14 @@ class InfoGAN(GANModule):
         z, code = self._latent(n, generator)
         target = self._target(z, code)
         fake = self.generator(z)
-        if self.mode_coverage is not None:
-            self.mode_coverage.update(fake)
+        self._update_mode_coverage(fake)
         mi = None
         if self.mi == "q":
             _, q_out = self.discriminator.forward_with_code(fake)
-            mi = self._q_information(q_out, code)
+            mi = self._per_seed(self._q_information, q_out, code)
         elif self.estimator is not None and n > 1:
-            mi = self.estimator(fake, target, generator)
+            # On the global batch, as in training: the same value for any number of processes.
+            mi = self.estimator(self._gather(fake), self._gather(target), generator)
         if mi is not None:
-            self.log(f"{stage}/mi", mi, sync_dist=True)
+            self._log_values(stage, {"mi": mi}, sync_dist=True)
         return {"mi": {self.mi_pair_name: (fake, target)}}  # for a MutualInformationMonitor's held-out value

@@ -13,6 +13,7 @@ from mine_gan.nets.losses import (
     gradient_penalty,
 )
 from mine_gan.nets.mlp import MLPDiscriminator, MLPEncoder, MLPGenerator
+from mine_gan.nets.stack import SeedStack
 
 __all__ = [
     "ADVERSARIAL_LOSSES",
@@ -28,6 +29,7 @@ __all__ = [
     "MLPEncoder",
     "MLPGenerator",
     "PenaltyPoints",
+    "SeedStack",
     "discriminator_loss",
     "generator_loss",
     "gradient_penalty",

@@ -62,6 +62,7 @@ def gradient_penalty(
     points: PenaltyPoints = "real",
     generator: torch.Generator | None = None,
     mix: Tensor | None = None,
+    reduction: Literal["mean", "none"] = "mean",
 ) -> Tensor:
     r"""Zero-centred gradient penalty :math:`\mathbb{E}\,\|\nabla_x f(\hat x)\|^2` (not yet weighted).
 
@@ -80,9 +81,11 @@ def gradient_penalty(
         points: where the gradient is taken.
         generator: random stream of the interpolation weights.
         mix: the interpolation weights ``u`` ``(N,)`` themselves (then ``generator`` is not used).
+        reduction: ``"mean"`` over the batch, or ``"none"`` for the ``(N,)`` squared norms (a multi-seed
+            batch averages them per seed).
 
     Returns:
-        The batch mean of the squared gradient norms, a scalar.
+        The batch mean of the squared gradient norms, a scalar (``(N,)`` with ``reduction="none"``).
 
     Example:
         >>> import torch
@@ -104,4 +107,5 @@ def gradient_penalty(
         x = u * x.detach() + (1 - u) * fake.detach()
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x, *context).sum(), x, create_graph=True)
-    return grad.flatten(1).pow(2).sum(dim=1).mean()
+    squared_norms = grad.flatten(1).pow(2).sum(dim=1)
+    return squared_norms if reduction == "none" else squared_norms.mean()

@@ -69,6 +69,7 @@ def clip_mi_gradients(
     mi_grads: Sequence[Tensor | None],
     clip: Clip | None = "adaptive",
     strategy: Any = None,
+    stacked: bool = False,
 ) -> tuple[list[Tensor], list[Tensor | None], dict[str, Tensor]]:
     r"""Average ``g_u`` and ``g_m`` across processes, then clip ``g_m`` against ``g_u`` (eq. 21).
 
@@ -81,6 +82,8 @@ def clip_mi_gradients(
             parameters with an MI gradient only.
         clip: ``"adaptive"`` for eq. 21, ``None`` to pass ``g_m`` through unclipped.
         strategy: see :func:`average_gradients`.
+        stacked: the parameters stack ``S`` seeds' models along dim 0 (:class:`~mine_gan.nets.SeedStack`):
+            each seed is clipped by its own norms, and the norms are ``(S,)``.
 
     Returns:
         ``(g_u, g_a, norms)``: the averaged main gradients, the clipped MI gradients (``None`` where
@@ -105,14 +108,14 @@ def clip_mi_gradients(
     g_u = averaged[: len(main_grads)]
     g_m = averaged[len(main_grads) :]
     g_u_selected = [g_u[i] for i in selected]
-    g_a_selected = adaptive_clip(g_u_selected, g_m) if clip == "adaptive" else g_m
+    g_a_selected = adaptive_clip(g_u_selected, g_m, stacked) if clip == "adaptive" else g_m
     g_a: list[Tensor | None] = [None] * len(main_grads)
     for i, g in zip(selected, g_a_selected, strict=True):
         g_a[i] = g
     norms = {
-        "grad_norm_adv": global_norm(g_u_selected).detach(),
-        "grad_norm_mi": global_norm(g_m).detach(),
-        "grad_norm_mi_clipped": global_norm(g_a_selected).detach(),
+        "grad_norm_adv": global_norm(g_u_selected, stacked).detach(),
+        "grad_norm_mi": global_norm(g_m, stacked).detach(),
+        "grad_norm_mi_clipped": global_norm(g_a_selected, stacked).detach(),
     }
     return g_u, g_a, norms
 
@@ -190,6 +193,7 @@ class MIGradientStep:
         main_grads: Sequence[Tensor],
         mi_grads: Sequence[Tensor | None] | None,
         strategy: Any = None,
+        stacked: bool = False,
     ) -> dict[str, Tensor]:
         """Install ``g_u + β g_a`` in ``params``' ``.grad``; returns the norms of :func:`clip_mi_gradients`.
 
@@ -199,10 +203,11 @@ class MIGradientStep:
             mi_grads: ``g_m`` per parameter (``None`` entries: no MI gradient for that one); ``None``
                 altogether for a step without MI term (``g_u`` alone, still averaged).
             strategy: a Lightning strategy to average across processes, or ``None``.
+            stacked: the parameters stack several seeds' models along dim 0; see :func:`clip_mi_gradients`.
         """
         params = list(params)
         if mi_grads is None:
             mi_grads = [None] * len(params)
-        g_u, g_a, norms = clip_mi_gradients(main_grads, mi_grads, self.clip, strategy)
+        g_u, g_a, norms = clip_mi_gradients(main_grads, mi_grads, self.clip, strategy, stacked)
         install_gradients(params, [u if a is None else u + self.mi_weight * a for u, a in zip(g_u, g_a, strict=True)])
         return norms
