@@ -22,7 +22,7 @@ from mine_gan.validation import check_choice, check_positive, check_unit_interva
 
 __all__ = ["PlateauStopper", "Schedule", "TrainingRun", "averaged_model", "train_estimator"]
 
-Schedule = Literal["constant", "cosine", "warmup"]
+Schedule = Literal["constant", "cosine"]
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 
 
@@ -124,13 +124,13 @@ def averaged_model(estimator: MINE, decay: float, warmup: int = 10) -> AveragedM
     """
     check_unit_interval("average_decay", decay)
 
-    def ema(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor | int) -> None:
+    def ema(averaged: Tensor, current: Tensor, num_averaged: Tensor | int) -> Tensor:
         n = int(num_averaged)
-        weight = 1.0 - min(decay, (1 + n) / (warmup + n))
-        for a, c in zip(averaged, current, strict=True):
-            a.lerp_(c, weight)
+        return averaged.lerp(current, 1.0 - min(decay, (1 + n) / (warmup + n)))
 
-    average = AveragedModel(estimator, multi_avg_fn=ema)
+    # A per-tensor avg_fn rather than a multi_avg_fn: grouping tensors by device queries the CUDA driver
+    # at every step, which costs more than the few lerps of a critic on the CPU.
+    average = AveragedModel(estimator, avg_fn=ema)
     for p in average.parameters():
         p.requires_grad_(False)  # never trained, and its copies skip autograd
     return average
@@ -145,6 +145,7 @@ class TrainingRun:
         history: ``{"step": [...], "train": [...], "valid": [...]}``: training-batch estimates averaged
             over each interval between checks, and validation values at the same steps.
         best_step: the step of the kept state.
+        best_value: its validation value (NaN without validation).
         steps_taken: optimizer steps taken.
         stop_reason: ``"plateau"`` or ``"max_steps"``.
     """
@@ -152,6 +153,7 @@ class TrainingRun:
     state: dict[str, Tensor] = field(repr=False)
     history: dict[str, list[float]] = field(repr=False)
     best_step: int = 0
+    best_value: float = math.nan
     steps_taken: int = 0
     stop_reason: str = "max_steps"
 
@@ -170,7 +172,7 @@ def train_estimator(
     keep_best: bool = True,
     average_decay: float = 0.99,
     schedule: Schedule = "constant",
-    warmup_steps: int = 0,
+    step_cap: Callable[[float], int] | None = None,
     generator: torch.Generator | None = None,
     device_generator: torch.Generator | None = None,
     progress: bool = False,
@@ -188,7 +190,7 @@ def train_estimator(
         estimator: the :class:`MINE` to train (in place).
         x: ``(N, ...)`` training samples of X, on the training device.
         z: ``(N, ...)`` training samples of Z, paired with ``x``.
-        steps: the most optimizer steps.
+        steps: the most optimizer steps (unless ``step_cap`` raises the cap); the cosine schedule's length.
         batch_size: pairs per step, at most ``N``.
         lr: Adam's learning rate.
         validate: scores an estimator (the weight average) on validation pairs; ``None`` trains blind.
@@ -196,9 +198,9 @@ def train_estimator(
         stopper: stops training at a plateau of the validation value; ``None`` runs ``steps`` steps.
         keep_best: keep the best validated average instead of the last one.
         average_decay: decay of the weight average (:func:`averaged_model`); 0 validates the raw weights.
-        schedule: ``"constant"`` lr, ``"cosine"`` decay to ``lr / 10`` over ``steps``, or ``"warmup"``: a
-            linear rise from ``lr / warmup_steps`` over ``warmup_steps`` steps, then constant.
-        warmup_steps: the length of the ``"warmup"`` ramp.
+        schedule: ``"constant"`` lr, or ``"cosine"`` decay to ``lr / 10`` over ``steps``.
+        step_cap: the most steps as a function of the best validation value so far, asked at every check
+            (never below ``steps``): a run still climbing toward a large value may go on for longer.
         generator: CPU generator for the epochs' permutations.
         device_generator: generator for MINE's shuffles of ``z`` (on ``x``'s device).
         progress: show a progress bar.
@@ -210,15 +212,21 @@ def train_estimator(
     n = x.shape[0]
     average = averaged_model(estimator, average_decay) if average_decay > 0 else None
     scored = average.module if average is not None else estimator
-    optimizer = torch.optim.Adam(estimator.parameters(), lr=lr)
-    scheduler = _scheduler(optimizer, schedule, steps, warmup_steps, lr)
+    optimizer = torch.optim.Adam(estimator.parameters(), lr=lr, foreach=True)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr / 10)
+        if schedule == "cosine"
+        else None
+    )
     history: dict[str, list[float]] = {"step": [], "train": [], "valid": []}
     best_valid = validate(scored) if validate is not None else -math.inf
     best_step, best_state = 0, copy.deepcopy(scored.state_dict())
-    stop_reason, step, running = "max_steps", 0, torch.zeros((), device=x.device)
+    stop_reason, running = "max_steps", torch.zeros((), device=x.device)
     bar = _progress_bar(steps) if progress else None
     permutation, cursor = torch.randperm(n, generator=generator), 0
-    for step in range(1, steps + 1):
+    cap, step = steps, 0
+    while step < cap:
+        step += 1
         if cursor + batch_size > n:
             permutation, cursor = torch.randperm(n, generator=generator), 0
         idx = permutation[cursor : cursor + batch_size].to(x.device)
@@ -234,7 +242,7 @@ def train_estimator(
         running += loss.detach()
         if bar is not None:
             bar.update(1)
-        if step % every and step != steps:
+        if step % every and step != cap:
             continue
         valid = validate(scored) if validate is not None else math.nan
         history["step"].append(step)
@@ -249,23 +257,15 @@ def train_estimator(
         if stop:
             stop_reason = "plateau"
             break
+        if step_cap is not None and validate is not None:
+            cap = max(cap, step_cap(best_valid))
+            if bar is not None:
+                bar.total = cap
     if bar is not None:
         bar.close()
     if not keep_best or validate is None:
-        best_step, best_state = step, scored.state_dict()
-    return TrainingRun(
-        state=best_state, history=history, best_step=best_step, steps_taken=step, stop_reason=stop_reason
-    )
-
-
-def _scheduler(
-    optimizer: torch.optim.Optimizer, schedule: str, steps: int, warmup_steps: int, lr: float
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    if schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr / 10)
-    if schedule == "warmup" and warmup_steps > 0:
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup_steps))
-    return None
+        best_step, best_state, best_valid = step, scored.state_dict(), history["valid"][-1]
+    return TrainingRun(best_state, history, best_step, best_valid, steps_taken=step, stop_reason=stop_reason)
 
 
 def _progress_bar(total: int) -> Any:

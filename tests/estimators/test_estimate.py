@@ -166,7 +166,13 @@ def test_max_steps_runs_every_step_and_says_so():
 def test_step_cap_grows_gently_with_the_data():
     assert default_steps(10_000) == 1500
     assert default_steps(100_000) <= 2.5 * default_steps(10_000)
-    assert default_steps(10**7) == default_steps(10**6)
+    assert default_steps(10**8) == default_steps(10**7) == 6000
+
+
+def test_step_cap_grows_with_the_validated_mi_up_to_four_times():
+    assert default_steps(10_000, mi=0.7) == default_steps(10_000, mi=-1.0) == 1500
+    assert default_steps(10_000, mi=2.0) == 3000
+    assert default_steps(10_000, mi=50.0) == 4 * 1500
 
 
 class _XOnly(torch.nn.Module):

@@ -82,3 +82,21 @@ def test_training_keeps_the_best_validated_state_and_stops_at_a_plateau():
     assert (run.stop_reason, run.steps_taken, run.best_step) == ("plateau", 40, 10)
     assert run.history["step"] == [10, 20, 30, 40] and run.history["valid"] == [0.3, 0.2, 0.2, 0.2]
     assert all(math.isfinite(v) for v in run.history["train"])
+
+
+def test_step_cap_grows_with_the_best_validation_value_and_never_shrinks():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 1, generator=g)
+    mine = MINE(ConcatCritic(1, 1, hidden_dims=(4,)))
+    values = iter([0.0, 1.0, 3.0, 2.0] + [0.5] * 20)  # the check at step 0, then one per 10 steps
+    caps = []
+
+    def cap(best: float) -> int:
+        caps.append(best)
+        return int(10 * best)
+
+    run = train_estimator(
+        mine, x, x, steps=20, batch_size=50, lr=1e-3, validate=lambda _: next(values), every=10, step_cap=cap
+    )
+    # The cap rises to 30 steps once the best is 3.0 (step 20), and a lower value does not bring it back.
+    assert caps == [1.0, 3.0, 3.0] and run.steps_taken == 30 and run.best_value == 3.0
