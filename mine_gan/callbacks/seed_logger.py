@@ -57,11 +57,22 @@ class SeedCSVLogger(Logger):
     def version(self) -> str:
         return ",".join(map(str, self.seeds))
 
+    @property
+    @override
+    def log_dir(self) -> str:
+        """The run's folder, which holds one ``seed_<k>/`` folder per seed."""
+        return str(self._run_directory() if callable(self._run_directory) else self._run_directory)
+
+    @property
+    @override
+    def save_dir(self) -> str:
+        return self.log_dir
+
     def seed_logger(self, seed: int) -> CSVLogger:
         """The CSV logger of ``seed``'s folder ``<run dir>/seed_<seed>/``."""
         if self._loggers is None:
-            root = self._run_directory() if callable(self._run_directory) else self._run_directory
-            self._loggers = {s: CSVLogger(save_dir=str(root), name="", version=f"seed_{s}") for s in self.seeds}
+            root = self.log_dir
+            self._loggers = {s: CSVLogger(save_dir=root, name="", version=f"seed_{s}") for s in self.seeds}
         return self._loggers[seed]
 
     @override

@@ -1,0 +1,124 @@
+"""Cost of ``mine-gan fit --seeds``: S seeds of the default run in one process, against one seed alone.
+
+Every measurement is a real ``python -m mine_gan fit`` of ``mine_gan/configs/default.yaml`` (the default
+run: InfoGAN+MINE, 3x128 MLPs, batch 256, R1, linear decay) in a subprocess, timed per training iteration
+after a warm-up by ``benchmarks/_iteration_timer.py`` (no validation, pictures or checkpoints). The runs of
+one table are interleaved over ``--repeats`` rounds and the median is reported, so a machine whose load
+drifts affects every row alike. ``--baseline REF`` also times one seed at another commit (checked out with
+``git worktree`` under a temporary folder): the single run must cost no more than before ``--seeds`` existed.
+
+Writes ``benchmarks/results/seeds_speed.txt`` and ``seeds_speed_meta.json`` (commit, command, load).
+
+    python benchmarks/seeds_speed.py --baseline b1ce256 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def time_run(source: Path, seeds: int, threads: int, batches: int, warmup: int) -> float:
+    """Seconds per training iteration of the default run with ``seeds`` seeds, from the package at ``source``."""
+    args = [
+        sys.executable,
+        "-m",
+        "mine_gan",
+        "fit",
+        "--config",
+        str(ROOT / "mine_gan" / "configs" / "default.yaml"),
+        f"--torch_threads={threads}",
+        "--trainer.max_epochs=1",
+        f"--trainer.limit_train_batches={batches}",
+        "--trainer.limit_val_batches=0",
+        f"--trainer.callbacks=[{{class_path: _iteration_timer.IterationTimer, init_args: {{warmup: {warmup}}}}}]",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+        "--trainer.enable_checkpointing=false",
+        "--trainer.logger=false",
+    ]
+    if seeds > 1:
+        args += ["--seeds", ",".join(map(str, range(seeds)))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(source), str(ROOT / "benchmarks")])}
+    with tempfile.TemporaryDirectory() as work:
+        out = subprocess.run(args + [f"--trainer.default_root_dir={work}"], capture_output=True, text=True, env=env,
+                             cwd=work, check=False)  # fmt: skip
+    for line in out.stdout.splitlines():
+        if line.startswith('{"seconds_per_batch"'):
+            return float(json.loads(line)["seconds_per_batch"])
+    raise RuntimeError(f"run failed ({' '.join(args[-4:])}):\n{out.stderr[-2000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10, help="seeds of the batched run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=220, help="training iterations per run")
+    parser.add_argument("--warmup", type=int, default=20, help="iterations not timed")
+    parser.add_argument("--baseline", default=None, help="a commit whose single run is timed too")
+    args = parser.parse_args()
+    start = time.time()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    rows = [("this commit", 1, 1, ROOT), ("this commit", 1, 2, ROOT)]
+    rows += [("this commit", args.seeds, 1, ROOT), ("this commit", args.seeds, 2, ROOT)]
+    baseline_dir = None
+    if args.baseline:
+        baseline_dir = Path(tempfile.mkdtemp()) / "baseline"
+        subprocess.run(["git", "worktree", "add", "--detach", str(baseline_dir), args.baseline], cwd=ROOT, check=True,
+                       capture_output=True)  # fmt: skip
+        rows.insert(0, (f"baseline {args.baseline}", 1, 1, baseline_dir))
+    times: dict[int, list[float]] = {i: [] for i in range(len(rows))}
+    loads = []
+    try:
+        for _ in range(args.repeats):
+            for i, (_, seeds, threads, source) in enumerate(rows):
+                loads.append(os.getloadavg()[0])
+                times[i].append(time_run(source, seeds, threads, args.batches, args.warmup))
+    finally:
+        if baseline_dir is not None:
+            subprocess.run(["git", "worktree", "remove", "--force", str(baseline_dir)], cwd=ROOT, check=False)
+    single = {threads: statistics.median(times[i]) for i, (name, s, threads, _) in enumerate(rows)
+              if s == 1 and name == "this commit"}  # fmt: skip
+    lines = [
+        f"mine-gan fit of mine_gan/configs/default.yaml, {args.batches - args.warmup} timed iterations per run, "
+        f"median of {args.repeats} interleaved rounds; load average during the runs {min(loads):.1f}-{max(loads):.1f}",
+        "",
+        "| code | seeds | threads | ms / iteration | ms / seed-iteration | per seed-iteration vs one seed, 1 thread |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, (name, seeds, threads, _) in enumerate(rows):
+        t = statistics.median(times[i])
+        lines.append(
+            f"| {name} | {seeds} | {threads} | {1e3 * t:.2f} | {1e3 * t / seeds:.2f} | {t / seeds / single[1]:.2f}x |"
+        )
+    lines += ["", "all runs (ms / iteration): " + json.dumps({rows[i][0] + f" S={rows[i][1]} T={rows[i][2]}":
+              [round(1e3 * t, 2) for t in v] for i, v in times.items()})]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "seeds_speed.txt").write_text(text)
+    meta = {
+        "commit": commit,
+        "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+        "uncommitted": subprocess.run(["git", "status", "--porcelain", "mine_gan"], capture_output=True, text=True,
+                                      cwd=ROOT).stdout.splitlines(),  # fmt: skip
+        "wall_seconds": round(time.time() - start, 1),
+        "load_average": [round(x, 2) for x in loads],
+        "cpus": os.cpu_count(),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    (RESULTS / "seeds_speed_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
