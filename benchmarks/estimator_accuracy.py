@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -84,7 +85,7 @@ def main() -> None:
     wall = time.perf_counter() - began
     emit()
     emit(f"{checked - failures}/{checked} points with true MI <= 5 nats within tolerance; "
-         f"total wall time {wall / 60:.1f} min")
+         f"total wall time {wall / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f} (shared machine)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

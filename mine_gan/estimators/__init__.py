@@ -6,6 +6,7 @@ from mine_gan.estimators.mine import MINE, Bound, Marginal
 from mine_gan.estimators.preprocessing import MarginalTransform, Preprocess
 from mine_gan.estimators.regularizer import MIRegularizer
 from mine_gan.estimators.shared import SharedEstimatorProvider, find_shared_estimator
+from mine_gan.estimators.training import PlateauStopper, train_estimator
 
 __all__ = [
     "MINE",
@@ -16,6 +17,7 @@ __all__ = [
     "MIRegularizer",
     "Marginal",
     "MarginalTransform",
+    "PlateauStopper",
     "Preprocess",
     "SeparableCritic",
     "SharedEstimatorProvider",
@@ -23,4 +25,5 @@ __all__ = [
     "find_shared_estimator",
     "heldout_estimate",
     "pairwise_scores",
+    "train_estimator",
 ]
