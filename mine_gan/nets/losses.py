@@ -56,9 +56,9 @@ def generator_loss(fake_logits: Tensor, kind: AdversarialLoss = "non_saturating"
 
 def gradient_penalty(
     critic: Callable[..., Tensor],
-    x: Tensor,
+    x: Tensor | tuple[Tensor, ...],
     *context: Tensor,
-    fake: Tensor | None = None,
+    fake: Tensor | tuple[Tensor, ...] | None = None,
     points: PenaltyPoints = "real",
     generator: torch.Generator | None = None,
     mix: Tensor | None = None,
@@ -70,14 +70,23 @@ def gradient_penalty(
     its :math:`\gamma/2`). ``points="interpolates"``: :math:`\hat x = u x + (1 - u) x_{fake}`,
     :math:`u \sim U(0, 1)` per sample, the points of Gulrajani et al. (2017) with the zero-centred target
     of Thanh-Tung et al. (ICLR 2019) instead of WGAN-GP's unit norm. The gradient is taken with
-    ``create_graph=True``, so the penalty trains the critic. ``context`` (a joint discriminator's ``z``,
-    a statistics network's code) is passed to ``critic`` unchanged and not differentiated.
+    ``create_graph=True``, so the penalty trains the critic. ``context`` (a statistics network's code) is
+    passed to ``critic`` unchanged and not differentiated.
+
+    A joint discriminator ``f(x, z)`` (BiGAN/ALI) takes the tuple ``x = (x, z)``: its input is the pair,
+    so R1 extends to the gradient with respect to both parts, and interpolates mix the real pair
+    ``(x, E(x))`` with the generated pair ``(G(z), z)`` with one ``u`` for both parts:
+
+    .. math::
+        \mathbb{E}\,\|\nabla_{(x, z)} f(\hat x, \hat z)\|^2
+        = \mathbb{E}\left[\|\nabla_x f(\hat x, \hat z)\|^2 + \|\nabla_z f(\hat x, \hat z)\|^2\right],
+        \qquad (\hat x, \hat z) = u\,(x, z) + (1 - u)\,(x_{fake}, z_{fake})
 
     Args:
-        critic: ``f(x, *context) -> (N,)`` scores.
-        x: real samples ``(N, ...)``.
-        context: further inputs of ``critic``, each ``(N, ...)``.
-        fake: generated samples ``(N, ...)``, needed for ``points="interpolates"``.
+        critic: ``f(*x, *context) -> (N,)`` scores.
+        x: the real points differentiated, ``(N, ...)``, or a tuple of them (a joint input such as ``(x, z)``).
+        context: further inputs of ``critic``, each ``(N, ...)``, not differentiated.
+        fake: generated points of ``x``'s structure and shapes, needed for ``points="interpolates"``.
         points: where the gradient is taken.
         generator: random stream of the interpolation weights.
         mix: the interpolation weights ``u`` ``(N,)`` themselves (then ``generator`` is not used).
@@ -92,20 +101,28 @@ def gradient_penalty(
         >>> w = torch.tensor([3.0, 4.0])
         >>> gradient_penalty(lambda x: x @ w, torch.randn(8, 2))  # ||w||^2 at every point
         tensor(25.)
+        >>> gradient_penalty(lambda x, z: x @ w + 12 * z[:, 0], (torch.randn(8, 2), torch.randn(8, 1)))
+        tensor(169.)
     """
     if points not in PENALTY_POINTS:
         raise ValueError(f"`points` must be one of {PENALTY_POINTS}, got {points!r}")
+    inputs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    if not inputs:
+        raise ValueError("`x` must be a tensor or a non-empty tuple of tensors, got an empty tuple")
+    n = inputs[0].shape[0]
     if points == "interpolates":
-        if fake is None or fake.shape != x.shape:
+        fakes = tuple(fake) if isinstance(fake, (tuple, list)) else (fake,)
+        if fake is None or [f.shape for f in fakes] != [t.shape for t in inputs]:
             raise ValueError(
-                f"points='interpolates' needs `fake` of the real samples' shape {tuple(x.shape)}, got "
-                f"{None if fake is None else tuple(fake.shape)}"
+                f"points='interpolates' needs `fake` of the real points' shapes {[tuple(t.shape) for t in inputs]}, "
+                f"got {None if fake is None else [tuple(f.shape) for f in fakes]}"
             )
         if mix is None:
-            mix = torch.rand(x.shape[0], generator=generator, device=x.device, dtype=x.dtype)
-        u = mix.view((x.shape[0],) + (1,) * (x.ndim - 1))
-        x = u * x.detach() + (1 - u) * fake.detach()
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x, *context).sum(), x, create_graph=True)
-    squared_norms = grad.flatten(1).pow(2).sum(dim=1)
+            mix = torch.rand(n, generator=generator, device=inputs[0].device, dtype=inputs[0].dtype)
+        # One u per row for every part: a pair is interpolated as one point of the joint space.
+        weights = [mix.view((n,) + (1,) * (t.ndim - 1)) for t in inputs]
+        inputs = tuple(u * t.detach() + (1 - u) * f.detach() for u, t, f in zip(weights, inputs, fakes, strict=True))
+    inputs = tuple(t.detach().requires_grad_(True) for t in inputs)
+    grads = torch.autograd.grad(critic(*inputs, *context).sum(), inputs, create_graph=True)
+    squared_norms = sum(g.flatten(1).pow(2).sum(dim=1) for g in grads)
     return squared_norms if reduction == "none" else squared_norms.mean()
