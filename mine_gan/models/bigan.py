@@ -37,6 +37,14 @@ class BiGAN(GANModule):
     estimate). Logs ``train/recon_error`` and ``val/recon_error``: mean ``‖x − G(μ(x))‖₂``, computed with
     the networks in eval mode. ``predict_step`` returns generated samples and the batch's encodings ``μ(x)``.
 
+    The discriminator's input is the pair ``(x, z)``, so its zero-centred penalty (``d_penalty`` = γ) is R1
+    (Mescheder et al., ICML 2018, eq. 9) on that joint input, at the real pairs or at interpolates
+    ``(x̂, ẑ) = u (x, E(x)) + (1 − u) (G(z), z)``:
+
+    .. math::
+        \frac{\gamma}{2}\, \mathbb{E}\left[\|\nabla_x D(\hat x, \hat z)\|^2
+        + \|\nabla_z D(\hat x, \hat z)\|^2\right]
+
     Args:
         generator: ``G(z)`` from ``(N, latent_dim)``, exposing ``latent_dim``.
         encoder: ``E(x) -> (mean, log_std)`` (e.g. :class:`~mine_gan.nets.MLPEncoder`).
@@ -48,8 +56,11 @@ class BiGAN(GANModule):
         mi_bound: MINE's bound.
         mi_ema_decay: decay of MINE's moving average.
         d_steps: discriminator steps (one per batch) per generator/encoder step.
-        d_penalty: ``γ`` of the zero-centred penalty ``(γ/2) E‖∇_x D(x, z)‖²`` on the discriminator.
-        d_penalty_points: ``"real"`` (at ``(x, E(x))``) or ``"interpolates"`` of real and generated ``x``.
+        d_penalty: ``γ`` of the zero-centred penalty on the joint input of the discriminator,
+            ``(γ/2) E[‖∇_x D(x, z)‖² + ‖∇_z D(x, z)‖²]`` (R1 of Mescheder et al., ICML 2018, eq. 9, extended to
+            the pair ``(x, z)`` that ``D`` sees).
+        d_penalty_points: ``"real"`` (at ``(x, E(x))``) or ``"interpolates"`` between the pairs ``(x, E(x))``
+            and ``(G(z), z)``, one weight ``u`` for both parts of a pair.
         mi_penalty: ``γ`` of the same penalty on ``T`` at ``(x, E(x))``.
         lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``.
         lr_g, lr_d, lr_mi: Adam learning rates (generator and encoder share ``lr_g``).
@@ -169,8 +180,9 @@ class BiGAN(GANModule):
             kind=self.adversarial,
         )
         if self.d_penalty > 0:
+            # D's input is the pair (x, z): R1 on the joint input, interpolates between whole pairs.
             d_loss = d_loss + self._penalty(
-                self.discriminator, self.d_penalty, real, z_enc.detach(), points=self.d_penalty_points, fake=fake
+                self.discriminator, self.d_penalty, (real, z_enc), points=self.d_penalty_points, fake=(fake, z)
             )
         self._step_discriminator(opt_d, d_loss)
         self.untoggle_optimizer(opt_d)

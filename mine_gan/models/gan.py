@@ -327,13 +327,26 @@ class GANModule(pl.LightningModule):
         self._step_and_clear(optimizer)
 
     def _penalty(
-        self, critic: Any, weight: float, x: Tensor, *context: Tensor, points: str = "real", fake: Tensor | None = None
+        self,
+        critic: Any,
+        weight: float,
+        x: Tensor | tuple[Tensor, ...],
+        *context: Tensor,
+        points: str = "real",
+        fake: Tensor | tuple[Tensor, ...] | None = None,
     ) -> Tensor:
-        """``(γ/2)·E‖∇_x critic‖²`` (Mescheder et al., ICML 2018, eq. 9) at real samples or interpolates (per seed)."""
+        """``(γ/2)·E‖∇_x critic‖²`` (Mescheder et al., ICML 2018, eq. 9) at real samples or interpolates (per seed).
+
+        ``x`` is one input or a tuple differentiated jointly (a joint ``D(x, z)``); see
+        :func:`~mine_gan.nets.losses.gradient_penalty`.
+        """
         mix = None
         if points == "interpolates":  # this process's rows of the global batch's weights
+            first = x[0] if isinstance(x, tuple) else x
             mix = self._draw(
-                x.shape[0], lambda m, g: torch.rand(m, device=x.device, dtype=x.dtype, generator=g), self.random_stream
+                first.shape[0],
+                lambda m, g: torch.rand(m, device=first.device, dtype=first.dtype, generator=g),
+                self.random_stream,
             )
         squared_norms = gradient_penalty(critic, x, *context, fake=fake, points=points, mix=mix, reduction="none")
         return 0.5 * weight * self._seed_mean(squared_norms)

@@ -82,6 +82,62 @@ def test_hinge_losses_are_the_hinge_formulas_of_the_joint_logits(trainer_factory
     assert abs(float(non_saturating - d_hinge)) > 1e-3  # the check tells the two losses apart
 
 
+class _LinearJointDiscriminator(nn.Module):
+    """``D(x, z) = a·x + b·z``: ``∇_x D = a`` and ``∇_z D = b`` everywhere. Records the points of the penalty
+    (the only call whose inputs are leaves that require gradients)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Parameter(torch.tensor([1.0, -2.0])), nn.Parameter(torch.tensor([3.0, 0.5, -1.0]))
+        self.penalty_points: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, x, z):
+        if x.is_leaf and x.requires_grad:
+            self.penalty_points.append((x.detach(), z.detach()))
+        return x @ self.a + z @ self.b
+
+
+def _penalized_bigan(points: str, gamma: float) -> _FrozenBiGAN:
+    torch.manual_seed(0)
+    return _FrozenBiGAN(
+        MLPGenerator(LATENT, 2, hidden_dims=(16,)),
+        MLPEncoder(2, LATENT, hidden_dims=(16,)),
+        _LinearJointDiscriminator(),
+        critic=ConcatCritic(2, LATENT, hidden_dims=(16,)),
+        d_penalty=gamma,
+        d_penalty_points=points,
+    )
+
+
+@pytest.mark.parametrize("points", ["real", "interpolates"])
+def test_d_penalty_is_r1_on_the_joint_input(trainer_factory, flat_loader, points):
+    # (γ/2)·E[‖∇_x D‖² + ‖∇_z D‖²] = (γ/2)(‖a‖² + ‖b‖²) for the linear D, at any points; ∇_x alone gives ‖a‖².
+    gamma = 4.0
+    model = _penalized_bigan(points, gamma)
+    trainer = trainer_factory(max_epochs=1, limit_train_batches=1, limit_val_batches=0, log_every_n_steps=1)
+    trainer.fit(model, flat_loader)
+    x, z, z_enc = next(iter(flat_loader)), model.first_noise, model.first_encoding
+    d = model.discriminator
+    with torch.no_grad():
+        adversarial = F.softplus(-d(x, z_enc)).mean() + F.softplus(d(model.generator(z), z)).mean()
+    penalty = gamma / 2 * (d.a.pow(2).sum() + d.b.pow(2).sum()).detach()
+    torch.testing.assert_close(trainer.callback_metrics["train/d_loss"], adversarial + penalty)
+
+
+def test_d_penalty_interpolates_mix_whole_pairs_with_one_weight(trainer_factory, flat_loader):
+    model = _penalized_bigan("interpolates", 1.0)
+    trainer_factory(max_epochs=1, limit_train_batches=1, limit_val_batches=0).fit(model, flat_loader)
+    x, z, z_enc = next(iter(flat_loader)), model.first_noise, model.first_encoding
+    with torch.no_grad():
+        fake = model.generator(z)  # no batch norm, networks frozen: the step's G(z)
+    ((x_hat, z_hat),) = model.discriminator.penalty_points
+    # u of each row read off the x part; the z part must be the same mix of (E(x), z).
+    u = ((x_hat - fake) * (x - fake)).sum(1) / (x - fake).pow(2).sum(1)
+    assert bool(((u > 0) & (u < 1)).all()) and u.std() > 0.1  # drawn per row, not the real or fake pairs
+    torch.testing.assert_close(x_hat, u[:, None] * x + (1 - u[:, None]) * fake)
+    torch.testing.assert_close(z_hat, u[:, None] * z_enc + (1 - u[:, None]) * z)
+
+
 def test_mi_weight_zero_trains_plain_ali(trainer_factory, flat_loader):
     torch.manual_seed(0)
     model = mlp_bigan(cls=_SGDBiGAN, mi_weight=0.0)
