@@ -1,34 +1,32 @@
-"""Mode coverage on PacGAN's 2-D grid and ring: GAN, the strongest MI-free baseline, GAN+MINE, InfoGAN.
+"""Mode coverage on PacGAN's 2-D grid and ring, trained through the YAML files users run (``mine-gan fit --seeds``).
 
 Data and scoring are PacGAN's (Lin et al., 2018, Table 1): 25 Gaussians on the grid ``{-4, -2, 0, 2, 4}²``
-with std 0.05, 8 on the unit circle with std 0.01; 2,500 samples per run; a sample is high quality within 3σ
-of its nearest mode; a mode is captured when at least one high-quality sample falls on it; the reverse KL is
-:math:`\\mathrm{KL}(p_G \\| \\mathrm{uniform})` of the high-quality samples' mode histogram
-(:func:`mine_gan.metrics.functional.mode_coverage`).
+with std 0.05, 8 on the unit circle with std 0.01; 2,500 samples per run; a sample is high quality (HQ) within
+3σ of its nearest mode; a mode is captured when at least one HQ sample falls on it; the reverse KL is
+:math:`\\mathrm{KL}(p_G \\| \\mathrm{uniform})` of the HQ samples' mode histogram
+(:func:`mine_gan.metrics.functional.mode_coverage`). Final figures are the ``final/*`` of the YAML's
+``ModeHistogram`` callback; the learning curve is the ``val/*`` logged after every epoch (2,500 samples).
 
-All seeds of a variant train together as one batched model (:class:`mine_gan.batched.BatchedGANTrainer`);
-every seed's draws and initial weights depend on that seed only. Variants:
+A variant is a YAML file of ``experiments/gaussians25/`` (grid) or ``experiments/ring8/`` (ring); all seeds of
+one (dataset, variant) train as one batched model in one ``mine-gan fit --seeds`` process, which executes the
+module's own training step (``tests/models/test_seeds.py`` ties it to single runs), so a row of the table is
+what ``mine-gan fit --config <that file> --seed_everything=<seed> --trainer.max_epochs=<epochs>`` gives.
 
-* **GAN**: the recipe with ``mi_weight=0``, no penalty, one D step (the code is fed, not rewarded);
-* **best MI-free**: the strongest baseline without an MI term found by ``mode_coverage_tune.py`` (R1 penalty
-  and/or ``d_steps``) on seeds 100+;
-* **GAN+MINE (code)**: ``−β·I(G([ε, c]); c)`` with MINE's T trained on the Jensen-Shannon bound, eq. 21
-  clipping, the recipe chosen by ``mode_coverage_tune.py`` on seeds 100+;
-* **GAN+MINE (entropy)**: the same with ``I(G(z); z)`` over the whole latent (ICLR 2018 submission);
-* **InfoGAN (Q)**: the same code MI through InfoGAN's ``Q(c | x)`` head on D.
+* **GAN+MINE (code)** ``gan_mine.yaml``: ``−β·I(G([ε, c]); c)``, MINE's T on the JS bound, eq. 21 clipping;
+* **best MI-free** ``gan.yaml``: the same recipe (R1 on D, learning rates, networks, draws) with ``β = 0``;
+* **GAN+MINE (no clip)** ``gan_mine_noclip.yaml``, **GAN+MINE (entropy)** ``gan_mine_entropy.yaml``
+  (``I(G(z); z)``), **InfoGAN (Q)** ``gan_q.yaml``.
 
-Each MI variant differs from its MI-free counterpart only by the MI term (same penalty, learning rates,
-networks, draws). Paired differences to the best MI-free baseline are seed by seed with a 95 % Student-t
-interval.
+Resumable: the (dataset, variant) jobs run two at a time (one per core), each job's rows are appended to the
+CSV when it finishes, an interrupted job resumes from its ``last.ckpt`` under ``runs/mode_coverage/``, and
+``--resume`` skips the jobs already in the CSV with the same configuration. Paired differences against the
+best MI-free baseline are seed by seed with a 95 % Student-t interval. Two reference rows are scored the
+same way: uniform noise over the data's bounding box, and 2,500 samples of the true mixture.
 
-Usage::
+    python benchmarks/mode_coverage.py --resume                       # seeds 0-9, 30,000 iterations, all variants
+    python benchmarks/mode_coverage.py --variants "GAN+MINE (code)" "best MI-free" --resume   # the priority pair
 
-    python benchmarks/mode_coverage.py             # seeds 0-9, all variants, grid and ring
-    python benchmarks/mode_coverage.py --quick     # seeds 0-2, grid, GAN vs GAN+MINE (code)
-
-Writes ``benchmarks/results/mode_coverage.txt`` (the printed table), ``mode_coverage.csv`` (one row per
-run) and ``mode_coverage_meta.json`` (commit, command, seeds, config hashes, wall time); ``--quick`` writes
-``mode_coverage_quick.*``.
+Writes ``benchmarks/results/mode_coverage.{txt,csv}`` and ``mode_coverage_meta.json``.
 """
 
 from __future__ import annotations
@@ -43,21 +41,30 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from mine_gan.batched import BatchedGANTrainer, GANConfig, train_and_score
 from mine_gan.data import GaussianMixture
+from mine_gan.metrics.functional import mode_coverage
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-from harness import paired_interval  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "experiments"))
+from harness import CURVE, fit_seeds, iterations_per_epoch, mode_coverage_row, paired_interval  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
-TUNED = RESULTS / "mode_coverage_tune.json"
+RESULTS = ROOT / "benchmarks" / "results"
+RUNS = ROOT / "runs" / "mode_coverage"
+FOLDERS = {"grid": "gaussians25", "ring": "ring8"}
 BASELINE = "best MI-free"
+VARIANTS = {
+    "GAN+MINE (code)": "gan_mine.yaml",
+    BASELINE: "gan.yaml",
+    "GAN+MINE (no clip)": "gan_mine_noclip.yaml",
+    "GAN+MINE (entropy)": "gan_mine_entropy.yaml",
+    "InfoGAN (Q)": "gan_q.yaml",
+}
 #: PacGAN Table 1 (10 trials): modes / high-quality % / reverse KL
 PACGAN = {
     "grid": "GAN 17.3 / 94.8 / 0.70 · ALI 24.1 / 95.7 / 0.14 · PacGAN2 23.8 / 91.3 / 0.13 · PacGAN4 24.8 / 93.6 / 0.04",
@@ -65,185 +72,168 @@ PACGAN = {
 }
 
 
-def variants(tuned: dict[str, Any]) -> dict[str, GANConfig]:
-    """The five variants, from the recipes ``mode_coverage_tune.py`` chose on the tuning seeds."""
-    mine = GANConfig(**tuned["winners"]["mine"]["recipe"])
-    baseline = GANConfig(**tuned["winners"]["baseline"]["recipe"])
-    return {
-        "GAN": replace(mine, mi_weight=0.0, d_penalty=0.0, d_steps=1),
-        BASELINE: baseline,
-        "GAN+MINE (code)": mine,
-        "GAN+MINE (entropy)": replace(mine, mi_target="latent"),
-        "InfoGAN (Q)": replace(mine, mi="q"),
-    }
+def config_path(dataset: str, variant: str) -> Path:
+    return ROOT / "experiments" / FOLDERS[dataset] / VARIANTS[variant]
 
 
-def mean_sd(values: list[float], digits: int) -> str:
-    """``mean ± sd``; runs without a value (KL of a run with no high-quality sample) are left out and counted."""
-    finite = [float(v) for v in values if not math.isnan(v)]
+def reference_rows(dataset: str, seeds: list[int]) -> list[dict[str, Any]]:
+    """Uniform noise over the data's bounding box and true samples, 2,500 points each, scored alike."""
+    data = GaussianMixture(dataset)
+    low, high = data.centers.min(0).values - 3 * data.std, data.centers.max(0).values + 3 * data.std
+    rows = []
+    for seed in seeds:
+        g = torch.Generator().manual_seed(seed)
+        for name, points in (
+            ("reference: uniform noise", low + (high - low) * torch.rand(2500, 2, generator=g)),
+            ("reference: true samples", data.sample(2500, generator=g)),
+        ):
+            scores = {k: float(v) for k, v in mode_coverage(points, data.centers, data.std).items()}
+            rows.append({"dataset": dataset, "variant": name, "seed": seed, "modes": int(scores["modes"]),
+                         "num_modes": len(data.centers), "high_quality_pct": 100 * scores["high_quality"],
+                         "kl": scores["kl"]})  # fmt: skip
+    return rows
+
+
+def summary(values: list[float], digits: int) -> str:
+    """``mean ± standard error`` (PacGAN reports it); runs without a value are counted."""
+    finite = [float(v) for v in values if not math.isnan(float(v))]
     missing = f" ({len(values) - len(finite)} nan)" if len(finite) < len(values) else ""
     if not finite:
         return "nan" + missing
-    sd = statistics.stdev(finite) if len(finite) > 1 else 0.0
-    return f"{statistics.fmean(finite):.{digits}f} ± {sd:.{digits}f}{missing}"
+    se = statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0.0
+    return f"{statistics.fmean(finite):.{digits}f} ± {se:.{digits}f}{missing}"
 
 
-def interval(rows: list[dict[str, Any]], variant: str, metric: str, digits: int) -> str:
-    base = {r["seed"]: float(r[metric]) for r in rows if r["variant"] == BASELINE and not math.isnan(r[metric])}
-    mine = {r["seed"]: float(r[metric]) for r in rows if r["variant"] == variant and not math.isnan(r[metric])}
-    if variant == BASELINE or not base or not set(base) & set(mine):
+def paired(rows: list[dict[str, Any]], variant: str, metric: str, digits: int) -> str:
+    def by_seed(name: str) -> dict[int, float]:
+        return {r["seed"]: float(r[metric]) for r in rows if r["variant"] == name and not math.isnan(float(r[metric]))}
+
+    base, other = by_seed(BASELINE), by_seed(variant)
+    if variant == BASELINE or len(set(base) & set(other)) < 2:
         return "—"
-    mean, low, high, _ = paired_interval(base, mine)
-    if math.isnan(low):
-        return f"{mean:+.{digits}f}"
+    mean, low, high, _ = paired_interval(base, other)
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
-def table(rows: list[dict[str, Any]], dataset: str, names: list[str], speed: dict[str, float]) -> list[str]:
-    """Summary lines of one dataset: per variant, then paired differences to the MI-free baseline."""
-    present = [n for n in names if any(r["dataset"] == dataset and r["variant"] == n for r in rows)]
-    if not present:
-        return []
-    k = next(r["num_modes"] for r in rows if r["dataset"] == dataset)
-    lines = [
-        f"{dataset} ({k} modes); PacGAN Table 1: {PACGAN[dataset]}",
-        f"{'variant':<20} {'modes':>12} {'min':>4} {'HQ %':>12} {'KL':>13} {'iters':>6} {'ms/it':>7} "
-        f"{'ms/seed-it':>10} {'alone':>7}",
-    ]
-    for name in present:
-        rs = [r for r in rows if r["dataset"] == dataset and r["variant"] == name]
-        alone = speed.get(name)
-        lines.append(
-            f"{name:<20} {mean_sd([r['modes'] for r in rs], 1):>12} {min(r['modes'] for r in rs):>4d} "
-            f"{mean_sd([r['high_quality_pct'] for r in rs], 1):>12} {mean_sd([r['kl'] for r in rs], 3):>13} "
-            f"{rs[0]['iterations']:>6d} {rs[0]['ms_per_iteration']:>7.1f} {rs[0]['ms_per_seed_iteration']:>10.2f} "
-            f"{'' if alone is None else f'{alone:.2f}':>7}"
-        )
+def table(rows: list[dict[str, Any]], dataset: str) -> list[str]:
     sub = [r for r in rows if r["dataset"] == dataset]
+    if not sub:
+        return []
+    names = [n for n in (*VARIANTS, "reference: true samples", "reference: uniform noise")
+             if any(r["variant"] == n for r in sub)]  # fmt: skip
+    lines = [
+        f"## {dataset} ({sub[0]['num_modes']} modes); PacGAN Table 1: {PACGAN[dataset]}",
+        "",
+        "| variant | seeds | modes | min | HQ % | KL | HQ % at 5k / 10k / 30k | iters: all modes | iters: 90 % HQ |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        rs = [r for r in sub if r["variant"] == name]
+        trained = "hq_pct_5k" in rs[0]  # the reference rows have no training curve
+        curve = " / ".join(summary([r[f"hq_pct_{k // 1000}k"] for r in rs], 1) for k in CURVE) if trained else "—"
+        speed = [summary([r[k] for r in rs], 0) if trained else "—" for k in ("iters_all_modes", "iters_hq90")]
+        lines.append(
+            f"| {name} | {len(rs)} | {summary([r['modes'] for r in rs], 1)} | {min(r['modes'] for r in rs)} | "
+            f"{summary([r['high_quality_pct'] for r in rs], 1)} | {summary([r['kl'] for r in rs], 4)} | "
+            f"{curve} | {speed[0]} | {speed[1]} |"
+        )
     if any(r["variant"] == BASELINE for r in sub):
-        lines.append(f"paired difference to '{BASELINE}', mean [95 % t-interval] over seeds:")
-        lines.append(f"{'variant':<20} {'Δ modes':>24} {'Δ HQ %':>26} {'Δ KL':>28}")
-        for name in present:
-            if name == BASELINE:
-                continue
+        lines += ["", f"Paired difference to '{BASELINE}', mean [95 % t-interval] over seeds:", "",
+                  "| variant | Δ modes | Δ HQ % | Δ KL | Δ iters to 90 % HQ |", "|---|---|---|---|---|"]  # fmt: skip
+        for name in (n for n in VARIANTS if n != BASELINE and any(r["variant"] == n for r in sub)):
             lines.append(
-                f"{name:<20} {interval(sub, name, 'modes', 2):>24} {interval(sub, name, 'high_quality_pct', 1):>26} "
-                f"{interval(sub, name, 'kl', 3):>28}"
+                f"| {name} | {paired(sub, name, 'modes', 2)} | {paired(sub, name, 'high_quality_pct', 1)} | "
+                f"{paired(sub, name, 'kl', 4)} | {paired(sub, name, 'iters_hq90', 0)} |"
             )
-    return lines
-
-
-def measure_alone(config: GANConfig, data: GaussianMixture, seed: int, iterations: int) -> float:
-    """ms per iteration of one seed trained alone (S = 1), after a short warm-up."""
-    trainer = BatchedGANTrainer(config, data, [seed])
-    trainer.train(3)
-    trainer.seconds = 0.0
-    trainer.train(iterations)
-    return 1000.0 * trainer.seconds / iterations
+    return lines + [""]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="seeds 0-2, grid, GAN vs GAN+MINE (code), <= 5,000 iterations")
-    p.add_argument("--seeds", type=int, nargs="+", help="default 0-9 (0-2 with --quick)")
-    p.add_argument("--datasets", nargs="+", choices=["grid", "ring"], help="default both (grid with --quick)")
-    p.add_argument("--variants", nargs="+", help="names of variants to run (default all)")
-    p.add_argument("--iterations", type=int, help="override the tuned recipe's iterations")
-    p.add_argument("--speed-iterations", type=int, default=30, help="iterations timed for one seed alone")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--tuned", type=Path, default=TUNED)
-    p.add_argument("--out", type=Path, help="stem of the result files (default benchmarks/results/mode_coverage)")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    p.add_argument("--datasets", nargs="+", choices=list(FOLDERS), default=list(FOLDERS))
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    p.add_argument("--iterations", type=int, default=30_000, help="generator iterations per run")
+    p.add_argument("--jobs", type=int, default=2, help="(dataset, variant) runs at once, one CPU thread each")
+    p.add_argument("--resume", action="store_true", help="keep the CSV's finished jobs of the same configuration")
+    p.add_argument("--out", type=Path, default=RESULTS / "mode_coverage", help="stem of the result files")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    tuned = json.loads(args.tuned.read_text())
-    configs = variants(tuned)
-    seeds = args.seeds or ([0, 1, 2] if args.quick else list(range(10)))
-    datasets = args.datasets or (["grid"] if args.quick else ["grid", "ring"])
-    names = args.variants or (["GAN", "GAN+MINE (code)"] if args.quick else list(configs))
-    unknown = set(names) - set(configs)
-    if unknown:
-        raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {list(configs)}")
-    iterations = args.iterations or configs["GAN+MINE (code)"].iterations
-    if args.quick:
-        iterations = min(iterations, 5_000)
-    configs = {n: replace(configs[n], iterations=iterations, name=n) for n in names}
-    stem = args.out or RESULTS / ("mode_coverage_quick" if args.quick else "mode_coverage")
+    stem: Path = args.out
     stem.parent.mkdir(parents=True, exist_ok=True)
-    command = "python " + " ".join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    digests = {n: c.digest() for n, c in configs.items()}
-    header = [
-        f"PacGAN 2-D protocol, seeds {seeds}, {iterations} iterations x batch {configs[names[0]].batch_size}, "
-        f"hidden {list(configs[names[0]].hidden_dims)}, 2,500 samples scored per run; recipes chosen on seeds "
-        f"{tuned['seeds']} by mode_coverage_tune.py",
-        "recipes: "
-        + "; ".join(f"{n} = {tuned['winners'][k]['label']}" for n, k in (("GAN+MINE", "mine"), (BASELINE, "baseline"))),
-        "ms/it: one batched iteration of all seeds; ms/seed-it: that / seeds; alone: one seed trained by itself "
-        f"({args.speed_iterations} iterations); {os.cpu_count()} CPUs shared, 1 thread",
-    ]
-    start = time.perf_counter()
+    csv_path, meta_path = stem.with_suffix(".csv"), Path(f"{stem}_meta.json")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    start = time.time()
+
+    jobs = {}
+    for dataset in args.datasets:
+        for variant in args.variants:
+            config = config_path(dataset, variant)
+            per_epoch = iterations_per_epoch(config)
+            epochs = -(-args.iterations // per_epoch)
+            overrides = [f"--trainer.max_epochs={epochs}"]
+            digest = hashlib.sha256((config.read_text() + " ".join(overrides)).encode()).hexdigest()[:12]
+            jobs[(dataset, variant)] = (config, overrides, per_epoch, digest)
+    previous = json.loads(meta_path.read_text()) if args.resume and meta_path.exists() else {}
     rows: list[dict[str, Any]] = []
-    speed: dict[str, float] = {}
+    if args.resume and csv_path.exists():
+        with open(csv_path) as f:
+            for r in csv.DictReader(f):
+                job = jobs.get((r["dataset"], r["variant"]))
+                if job is not None and r.get("config") == job[3] and int(r["seed"]) in args.seeds:
+                    rows.append({k: (v if k in ("dataset", "variant", "config") else float(v)) for k, v in r.items()})
+                    rows[-1]["seed"] = int(rows[-1]["seed"])
+    done = {(r["dataset"], r["variant"]) for r in rows}
+    wall = dict(previous.get("job_wall_seconds", {})) if args.resume else {}
 
-    def write(done: bool) -> str:
-        text = list(header)
-        for dataset in datasets:
-            text += [""] + table(rows, dataset, names, speed)
-        if "GAN" in speed and "GAN+MINE (code)" in speed:
-            text.append(
-                f"\nGAN+MINE (code) / GAN time per iteration, one seed alone: "
-                f"{speed['GAN+MINE (code)'] / speed['GAN']:.2f} (target <= 1.5)"
-            )
-        wall = time.perf_counter() - start
-        text.append(f"wall time {wall / 60:.1f} min{'' if done else ' (partial: still running)'}")
-        out = "\n".join(text) + "\n"
-        stem.with_suffix(".txt").write_text(out)
-        if rows:
-            with open(stem.with_suffix(".csv"), "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
+    def write(complete: bool) -> None:
+        all_rows = rows + [r for d in args.datasets for r in reference_rows(d, args.seeds)]
+        text = [
+            "# Mode coverage, PacGAN's 2-D protocol, through the experiments' YAML files (`mine-gan fit --seeds`)",
+            "",
+            f"Seeds {args.seeds}, {args.iterations} generator iterations, 2,500 samples scored per run; mean ± "
+            f"standard error over seeds, min over seeds. Commit {commit[:7]}. "
+            f"{'Complete.' if complete else 'PARTIAL: jobs still to run.'}",
+            "",
+        ]
+        for dataset in args.datasets:
+            text += table(all_rows, dataset)
+        text.append("Wall time per job (s): " + json.dumps({job: round(seconds) for job, seconds in wall.items()}))
+        stem.with_suffix(".txt").write_text("\n".join(text) + "\n")
+        fields = list(dict.fromkeys(k for r in all_rows for k in r))
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)  # the reference rows are recomputed, not stored
         meta = {
-            "git_commit": commit,
-            "command": command,
-            "seeds": seeds,
-            "datasets": datasets,
-            "variants": names,
-            "iterations": iterations,
-            "config_sha256": hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:12],
-            "config_digests": digests,
-            "recipes": {n: c.recipe() for n, c in configs.items()},
-            "tuned_on_seeds": tuned["seeds"],
-            "wall_seconds": round(wall, 1),
-            "complete": done,
-        }
-        Path(f"{stem}_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        return out
+            "commit": commit, "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+            "seeds": args.seeds, "iterations": args.iterations, "complete": complete,
+            "jobs": {f"{d}/{v}": {"config": str(c.relative_to(ROOT)), "overrides": o, "sha": h}
+                     for (d, v), (c, o, _, h) in jobs.items()},
+            "job_wall_seconds": wall, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }  # fmt: skip
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
 
-    for dataset in datasets:
-        data = GaussianMixture(dataset)
-        for name in names:
-            if name not in speed:
-                speed[name] = measure_alone(configs[name], data, seeds[0], args.speed_iterations)
-            seed_rows, _ = train_and_score(configs[name], data, seeds)
-            for r in seed_rows:
-                rows.append(
-                    {
-                        "dataset": dataset,
-                        "variant": name,
-                        **r,
-                        "ms_per_seed_iteration": r["ms_per_iteration"] / len(seeds),
-                        "config": digests[name],
-                    }
-                )
-            print(
-                f"{dataset} {name}: modes {[r['modes'] for r in seed_rows]}, "
-                f"HQ {[round(r['high_quality_pct'], 1) for r in seed_rows]}, "
-                f"KL {[round(r['kl'], 3) for r in seed_rows]}",
-                flush=True,
-            )
-            write(done=False)
-    print(write(done=True))
+    def run(key: tuple[str, str]) -> None:
+        dataset, variant = key
+        config, overrides, per_epoch, digest = jobs[key]
+        began = time.time()
+        name = VARIANTS[variant].removesuffix(".yaml")
+        per_seed = fit_seeds(config, args.seeds, RUNS / dataset / f"{name}_{digest}", overrides)
+        num_modes = len(GaussianMixture(dataset).centers)
+        for seed, metrics in per_seed.items():
+            rows.append({"dataset": dataset, "variant": variant, "seed": seed,
+                         **mode_coverage_row(metrics, per_epoch, num_modes), "config": digest})  # fmt: skip
+        wall[f"{dataset}/{variant}"] = time.time() - began
+        write(complete=False)
+        print(f"{dataset} {variant}: done in {wall[f'{dataset}/{variant}'] / 60:.1f} min", flush=True)
+
+    todo = [key for key in jobs if key not in done]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for future in [pool.submit(run, key) for key in todo]:
+            future.result()
+    write(complete=True)
+    print(stem.with_suffix(".txt").read_text())
+    print(f"wall time {(time.time() - start) / 60:.1f} min")
 
 
 if __name__ == "__main__":

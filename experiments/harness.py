@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 if TYPE_CHECKING:  # the training helpers need them; make_results.py imports this module without torch
     import pytorch_lightning as pl
 
@@ -57,8 +59,10 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "equitability": _ESTIMATION,
     "mode_dropping": (
         *_GAN,
-        "mine_gan/batched",
-        "benchmarks/results/mode_coverage_tune.json",
+        "mine_gan/models/seeds.py",
+        "mine_gan/nets/stack.py",
+        "experiments/gaussians25",
+        "experiments/ring8",
         "mine_gan/models/infogan.py",
         "mine_gan/data/mixtures.py",
         "mine_gan/data/sampled.py",
@@ -163,6 +167,76 @@ def fit(model: pl.LightningModule, data: pl.LightningDataModule, epochs: int = 1
     start = time.perf_counter()
     trainer.fit(model, data)
     return time.perf_counter() - start
+
+
+def fit_seeds(
+    config: Path, seeds: Sequence[int], run_dir: Path, overrides: Sequence[str] = (), *, threads: int = 1
+) -> dict[int, list[dict[str, float]]]:
+    """``mine-gan fit --config <config> --seeds <seeds>`` in a subprocess; each seed's logged rows.
+
+    The seeds train as one batched model running the module's own step, exactly what the YAML gives a user.
+    The run logs to CSV under ``run_dir`` (W&B is for people, not for tables) and keeps the YAML's callbacks
+    (checkpoints, pictures, the final mode histogram). A run interrupted earlier resumes from its
+    ``last.ckpt``, so a study can stop at any time and continue.
+
+    Returns:
+        ``{seed: rows of <run dir>/seed_<seed>/metrics.csv}``, each row ``{column: float}`` without blanks.
+    """
+    run_dir = Path(run_dir)
+    last = sorted(run_dir.rglob("last.ckpt"))
+    args = [
+        sys.executable, "-m", "mine_gan", "fit", "--config", str(config), "--seeds", ",".join(map(str, seeds)),
+        f"--torch_threads={threads}", "--trainer.enable_progress_bar=false", "--trainer.logger=CSVLogger",
+        f"--trainer.logger.init_args.save_dir={run_dir.parent}", f"--trainer.logger.init_args.name={run_dir.name}",
+        "--trainer.logger.init_args.version=run", *overrides,
+        *([f"--ckpt_path={last[-1]}"] if last else []),
+    ]  # fmt: skip
+    done = subprocess.run(args, cwd=REPOSITORY, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    rows = {}
+    for seed in seeds:
+        with open(run_dir / "run" / f"seed_{seed}" / "metrics.csv") as f:
+            rows[int(seed)] = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+    return rows
+
+
+#: iterations at which 2-D learning curves are reported (:func:`mode_coverage_row`)
+CURVE = (5_000, 10_000, 30_000)
+
+
+def iterations_per_epoch(config: Path) -> int:
+    """Generator iterations per epoch: the data's batches per epoch over ``d_steps``."""
+    loaded = yaml.safe_load(config.read_text())
+    data, model = loaded["data"]["init_args"], loaded["model"]["init_args"]
+    return int(data["num_samples"]) // int(data["batch_size"]) // int(model.get("d_steps", 1))
+
+
+def mode_coverage_row(rows: list[dict[str, float]], per_epoch: int, num_modes: int) -> dict[str, Any]:
+    """PacGAN's 2-D figures of one seed from its ``metrics.csv`` rows: final (``final/*``) and curve (``val/*``)."""
+    final = next(r for r in reversed(rows) if "final/modes" in r)
+    curve = [(int(r["epoch"] + 1) * per_epoch, r) for r in rows if "val/modes" in r]
+    row: dict[str, Any] = {
+        "modes": int(final["final/modes"]),
+        "num_modes": num_modes,
+        "high_quality_pct": 100.0 * final["final/high_quality"],
+        "kl": final.get("final/kl", math.nan),
+        "iterations": curve[-1][0] if curve else math.nan,
+    }
+    for at in CURVE:
+        point = next((r for it, r in curve if it >= at), None)
+        row[f"hq_pct_{at // 1000}k"] = math.nan if point is None else 100.0 * point["val/high_quality"]
+        row[f"modes_{at // 1000}k"] = math.nan if point is None else point["val/modes"]
+        row[f"kl_{at // 1000}k"] = math.nan if point is None else point.get("val/kl", math.nan)
+    # Iterations to keep every mode: the first check from which every later check has all modes.
+    kept = math.nan
+    for it, r in reversed(curve):
+        if r["val/modes"] < num_modes:
+            break
+        kept = it
+    row["iters_all_modes"] = kept
+    row["iters_hq90"] = next((it for it, r in curve if r["val/high_quality"] >= 0.9), math.nan)
+    return row
 
 
 def machine() -> str:

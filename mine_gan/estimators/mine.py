@@ -54,7 +54,7 @@ def critic_objective(
     ``"mine"``: the DV bound with the moving-average-corrected gradient (Belghazi et al. 2018, §3.2);
     ``"mine_biased"``: DV; ``"nwj"``: NWJ (MINE-f); ``"js"`` and ``"smile"``: the Jensen–Shannon
     objective :math:`\mathbb{E}_P[-\mathrm{sp}(-T)] - \mathbb{E}_Q[\mathrm{sp}(T)]` (Song & Ermon 2020),
-    while DV or SMILE is reported. One definition for :class:`MINE` and the batched trainer.
+    while DV or SMILE is reported. One definition for every estimator of the package.
 
     Returns:
         ``(objective, reported, new_log_ema)``: the differentiable objective, the detached estimate to

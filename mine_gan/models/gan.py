@@ -232,9 +232,11 @@ class GANModule(pl.LightningModule):
         if self.num_seeds == 1:
             self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, **kwargs)
             return
+        seeds = self._run_seeds()
+        # A 0-d value is one for all seeds (e.g. the zero gradient norms of a step without MI term).
+        per_seed = {k: v.expand(len(seeds)) if v.ndim == 0 else v for k, v in values.items()}
         self.log_dict(
-            {f"seed_{seed}/{stage}/{k}": v[i] for k, v in values.items() for i, seed in enumerate(self._run_seeds())},
-            **kwargs,
+            {f"seed_{seed}/{stage}/{k}": v[i] for k, v in per_seed.items() for i, seed in enumerate(seeds)}, **kwargs
         )
 
     def seed_module(self, index: int) -> GANModule:
