@@ -5,17 +5,20 @@ callback adds the final picture of it: the histogram of samples per mode (a W&B 
 CSV + PNG, through :mod:`mine_gan.callbacks.media`) and its summary as ``final/modes``,
 ``final/high_quality``, ``final/kl``.
 
-* Mixtures (the data module has ``centers`` and ``std``): :class:`~mine_gan.metrics.ModeCoverage`, the
+The metric is :func:`mine_gan.metrics.mode_metric`'s, the one the GAN modules validate with:
+
+* Mixtures (a :class:`~mine_gan.contracts.MixtureData`): :class:`~mine_gan.metrics.ModeCoverage`, the
   VEEGAN/PacGAN protocol (2,500 samples, a mode counts with 20 high-quality samples).
-* Stacked digits (samples ``(N, 3, S, S)`` and ``num_classes == 1000``):
+* Stacked digits (a :class:`~mine_gan.contracts.StackedDigitData`, samples ``(N, 3, S, S)``):
   :class:`~mine_gan.metrics.StackedModeCoverage` with the project's digit classifier (trained once on the
-  bundled digits and cached), the Stacked MNIST protocol (26,000 samples, a mode counts with one).
+  bundled digits with a fixed seed and cached, so every run is scored by the same classifier), the
+  Stacked MNIST protocol (26,000 samples, a mode counts with one).
+* Other data: nothing is logged.
+
+The module must be a :class:`~mine_gan.contracts.Sampler` (checked at setup).
 """
 
 from __future__ import annotations
-
-import inspect
-from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -24,7 +27,8 @@ from typing_extensions import override
 
 from mine_gan.callbacks.media import log_histogram
 from mine_gan.callbacks.seed_logger import seed_views
-from mine_gan.metrics import ModeCoverage, StackedModeCoverage
+from mine_gan.contracts import Sampler, require
+from mine_gan.metrics import ModeMetric, mode_metric
 from mine_gan.seeding import seeded_generator
 
 __all__ = ["ModeHistogram"]
@@ -55,33 +59,28 @@ class ModeHistogram(Callback):
         self.seed = seed
         self.result: dict[str, float] = {}
 
-    def _metric(self, trainer: pl.Trainer, pl_module: Any) -> tuple[Any, int] | None:
-        datamodule = getattr(trainer, "datamodule", None)
-        if getattr(datamodule, "centers", None) is not None:
-            metric = ModeCoverage.from_datamodule(datamodule)
-            return metric, self.num_samples or 2_500
-        x_shape = tuple(getattr(pl_module, "x_shape", ()))
-        if getattr(datamodule, "num_classes", None) == 1000 and len(x_shape) == 3 and x_shape[0] == 3:
-            metric = StackedModeCoverage(image_size=x_shape[-1], seed=getattr(datamodule, "seed", 0))
-            return metric, self.num_samples or 26_000
-        return None
+    @staticmethod
+    def _metric(trainer: pl.Trainer, pl_module: Sampler) -> ModeMetric | None:
+        return mode_metric(getattr(trainer, "datamodule", None), tuple(pl_module.x_shape))
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        require(pl_module, Sampler, "ModeHistogram", "the module")
 
     @override
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Every process draws its share and takes part in the metric's reduction; only rank 0 writes.
-        if not callable(getattr(pl_module, "sample", None)):
-            return
         found = self._metric(trainer, pl_module)
         if found is None:
             return
-        _, total = found
+        total = self.num_samples or found.num_samples
         if trainer.fast_dev_run:  # a smoke run checks the path, not the numbers
             total = min(total, 100)
         rank, world = trainer.global_rank, trainer.world_size
         size = min(self.batch_size, -(-total // world))  # every process gets at least one batch
         self.result = {}
         for prefix, module in seed_views(pl_module):
-            metric = self._metric(trainer, module)[0].to(pl_module.device)
+            metric = self._metric(trainer, module).metric.to(pl_module.device)
             for index, start in enumerate(range(0, total, size)):
                 if index % world == rank:  # batch k is drawn from its own seed: the same samples on any world size
                     metric.update(self._sample(module, min(size, total - start), index))
@@ -97,12 +96,6 @@ class ModeHistogram(Callback):
             labels = [f"{k:03d}" if len(counts) == 1000 else str(k) for k in range(len(counts))]
             log_histogram(trainer, f"{prefix}final/mode_histogram", labels, counts)
 
-    def _sample(self, pl_module: Any, n: int, index: int) -> torch.Tensor:
+    def _sample(self, pl_module: Sampler, n: int, index: int) -> torch.Tensor:
         """``n`` samples of batch ``index``, from a stream of their own; the run's streams are left alone."""
-        generator = seeded_generator(self.seed, index, device=pl_module.device)
-        if "generator" in inspect.signature(pl_module.sample).parameters:
-            return pl_module.sample(n, generator=generator)
-        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):  # a module whose `sample(n)` draws from the global stream
-            torch.manual_seed(generator.initial_seed())
-            return pl_module.sample(n)
+        return pl_module.sample(n, seeded_generator(self.seed, index, device=pl_module.device))

@@ -1,13 +1,16 @@
 r"""``MutualInformationMonitor``: a MINE estimator trained alongside any Lightning run, one per named pair.
 
 Where the pairs come from
-    By default the module returns them from its step, under the key ``"mi"``::
+    By default the module returns them from its step, under the key
+    :data:`~mine_gan.contracts.OUTPUTS_KEY` (``"mi"``)::
+
+        from mine_gan.contracts import OUTPUTS_KEY
 
         def training_step(self, batch, batch_idx):
             x, y = batch
             h = self.encoder(x)
             loss = ...
-            return {"loss": loss, "mi": {"input_code": (x, h)}}   # validation_step: {"mi": {...}}
+            return {"loss": loss, OUTPUTS_KEY: {"input_code": (x, h)}}   # validation_step: {OUTPUTS_KEY: {...}}
 
     and the monitor is ``MutualInformationMonitor(pairs=["input_code"])``. A module that cannot be changed
     is measured through a getter instead, ``pairs={"input_code": "my_project.pairs.input_code"}``: a
@@ -38,7 +41,7 @@ Shared with the model
     The monitor is a :class:`~mine_gan.estimators.SharedEstimatorProvider`: a model finds the estimator
     with ``find_shared_estimator(trainer.callbacks, name)`` and uses it for its own MI term (e.g. the
     generator minimizing ``estimator.loss(G(ε, c), c, update_ema=False)``), while still returning the
-    pair under ``"mi"`` so the monitor trains the critic on it. The model must not step the critic's
+    pair under ``OUTPUTS_KEY`` so the monitor trains the critic on it. The model must not step the critic's
     parameters (the monitor zeroes what its backward leaves in them before its own step) nor update the
     EMA, which would then differ across ranks. Sharing before the first batch needs a given ``critic``.
 """
@@ -58,15 +61,13 @@ from pytorch_lightning.callbacks import Callback
 from torch import Tensor, nn
 from typing_extensions import override
 
+from mine_gan.contracts import OUTPUTS_KEY
 from mine_gan.estimators import MINE, Bound, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import BOUNDS, REPORTED_SET_BOUND
 from mine_gan.metrics.mutual_information import MutualInformation
 from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
 __all__ = ["OUTPUTS_KEY", "MutualInformationMonitor", "PairGetter"]
-
-OUTPUTS_KEY = "mi"
-"""Key of the ``{name: (a, b)}`` dict in what ``training_step`` / ``validation_step`` return."""
 
 PairGetter = Callable[[pl.LightningModule, Any, Any], tuple[Tensor, Tensor]]
 """``(pl_module, batch, outputs) -> (a, b)``: how to take a pair from a batch when the step does not return it."""
@@ -98,7 +99,7 @@ class MutualInformationMonitor(Callback):
     many processes.
 
     Args:
-        pairs: the pair names (taken from ``outputs["mi"][name]`` of the module's steps), or a mapping
+        pairs: the pair names (taken from ``outputs[OUTPUTS_KEY][name]`` of the module's steps), or a mapping
             ``name -> getter`` where a getter is a :data:`PairGetter` or its import path (``None``: from
             the outputs).
         critic: statistics network ``T(a, b) -> (N,)``, or a mapping ``name -> critic``. One module given

@@ -1,15 +1,17 @@
 """``SamplePictures``: what a generator makes, pictured every N training batches and at the end of fit.
 
-* 2-D data: a scatter of generated points over the true centres (``datamodule.centers``) when the data is
-  a mixture, else over a real sample (``datamodule.sample(n)``) when the data module can draw one.
+* 2-D data: a scatter of generated points over the true centres when the data is a
+  :class:`~mine_gan.contracts.MixtureData`, else over a real sample when it is a
+  :class:`~mine_gan.contracts.SampledData`.
 * Images: a grid of samples.
-* InfoGAN (a module with ``code_traversal(steps)``): the traversal picture, one row per code dimension
-  varied with the others and the noise fixed (Chen et al., 2016, Fig. 2); for 2-D data each row is a
-  path of points over the centres.
+* InfoGAN (a :class:`~mine_gan.contracts.CodeTraversal`): the traversal picture, one row per code
+  dimension varied with the others and the noise fixed (Chen et al., 2016, Fig. 2); for 2-D data each row
+  is a path of points over the centres.
 
-The module needs ``sample(n) -> (n, *x_shape)`` (the GAN modules' contract). Pictures are drawn with the
-same noise each time (a fixed seed, without touching the run's random streams), so successive pictures
-show the same latent points moving. They reach the loggers through :mod:`mine_gan.callbacks.media`.
+The module must be a :class:`~mine_gan.contracts.Sampler` (the GAN modules; checked at setup). Pictures
+are drawn with the same noise each time (a fixed seed, without touching the run's random streams), so
+successive pictures show the same latent points moving. They reach the loggers through
+:mod:`mine_gan.callbacks.media`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing_extensions import override
 
 from mine_gan.callbacks.media import figure_to_array, log_picture
 from mine_gan.callbacks.seed_logger import seed_views
+from mine_gan.contracts import CodeTraversal, MixtureData, SampledData, Sampler, require
 
 __all__ = ["SamplePictures"]
 
@@ -77,7 +80,7 @@ class SamplePictures(Callback):
             (Batches, not optimizer steps: a GAN takes two or three optimizer steps per batch.)
         num_samples: points of the 2-D scatter; images in the grid are capped at 64.
         traversal_steps: columns of the traversal picture (values taken by the varied code dimension).
-        traversal: draw the traversal when the module has ``code_traversal``.
+        traversal: draw the traversal when the module is a :class:`~mine_gan.contracts.CodeTraversal`.
         seed: seed of the noise the pictures are drawn from.
 
     Example:
@@ -108,10 +111,7 @@ class SamplePictures(Callback):
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if not callable(getattr(pl_module, "sample", None)):
-            raise TypeError(
-                f"SamplePictures needs a module with `sample(n)` (a GAN module); {type(pl_module).__name__} has none"
-            )
+        require(pl_module, Sampler, "SamplePictures", "the module")
 
     @override
     def on_train_batch_end(
@@ -147,10 +147,10 @@ class SamplePictures(Callback):
                 log_picture(trainer, prefix + key, image)
                 self.logged.append(prefix + key)
 
-    def _pictures(self, trainer: pl.Trainer, pl_module: Any) -> dict[str, np.ndarray]:
+    def _pictures(self, trainer: pl.Trainer, pl_module: Sampler) -> dict[str, np.ndarray]:
         samples = pl_module.sample(self.num_samples).detach().float().cpu()
         traversal = None
-        if self.traversal and callable(getattr(pl_module, "code_traversal", None)):
+        if self.traversal and isinstance(pl_module, CodeTraversal):
             traversal = pl_module.code_traversal(self.traversal_steps).detach().float().cpu()
         pictures: dict[str, np.ndarray] = {}
         if samples.ndim == 4:
@@ -166,9 +166,8 @@ class SamplePictures(Callback):
 
     def _reference(self, trainer: pl.Trainer) -> tuple[Tensor | None, str]:
         datamodule = getattr(trainer, "datamodule", None)
-        centers = getattr(datamodule, "centers", None)
-        if centers is not None:
-            return torch.as_tensor(centers)[:, :2].cpu(), "true centres"
-        if callable(getattr(datamodule, "sample", None)):
+        if isinstance(datamodule, MixtureData):
+            return torch.as_tensor(datamodule.centers)[:, :2].cpu(), "true centres"
+        if isinstance(datamodule, SampledData):
             return datamodule.sample(self.num_samples).float().cpu()[:, :2], "data"
         return None, ""

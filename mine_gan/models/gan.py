@@ -415,14 +415,19 @@ class GANModule(pl.LightningModule):
         return batch[0] if isinstance(batch, (list, tuple)) else batch
 
     def _setup_mode_coverage(self) -> None:
-        """Track mode coverage when the data module is a mixture (it exposes ``centers`` and ``std``)."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if getattr(datamodule, "centers", None) is None or self.mode_coverage is not None:
+        """Track mode coverage when the data module is a mixture: :func:`mine_gan.metrics.mode_metric`'s metric,
+        the one :class:`~mine_gan.callbacks.ModeHistogram` ends the run with; one per seed."""
+        if self.mode_coverage is not None:
             return
-        from mine_gan.metrics import ModeCoverage  # metrics are optional for a GAN; imported only for mixtures
+        from mine_gan.metrics import mode_metric  # metrics are optional for a GAN; imported at setup only
 
+        datamodule = getattr(self.trainer, "datamodule", None)
+        # Stacked digits are scored at the end of fit only (ModeHistogram): no digit classifier at every validation.
+        found = [mode_metric(datamodule, self.x_shape, stacked=False) for _ in range(self.num_seeds)]
+        if found[0] is None:
+            return
         # As many generated samples as the validation set holds (2,500 for the VEEGAN/PacGAN protocol).
-        coverages = [ModeCoverage.from_datamodule(datamodule).to(self.device) for _ in range(self.num_seeds)]
+        coverages = [each.metric.to(self.device) for each in found]
         self.mode_coverage = coverages[0] if self.num_seeds == 1 else nn.ModuleList(coverages)
 
     def _mode_coverages(self) -> list[nn.Module]:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from typing_extensions import override
 
+from mine_gan.contracts import OUTPUTS_KEY
 from mine_gan.estimators import MINE, find_shared_estimator
 from mine_gan.estimators.mine import Bound
 from mine_gan.models.gan import GANModule, LRDecay, default_estimator, frozen, infer_x_shape
@@ -61,9 +62,10 @@ class InfoGAN(GANModule):
         adversarial: ``"non_saturating"`` or ``"hinge"``.
         mi_source: ``"own"`` trains a MINE estimator here; ``"shared"`` borrows the estimator named
             ``mi_pair_name`` from a callback (a :class:`~mine_gan.callbacks.MutualInformationMonitor`, which
-            trains it on the pair this module returns under ``"mi"``). A borrowed estimator is not part of
+            trains it on the pair this module returns under ``OUTPUTS_KEY``). A borrowed estimator is not part of
             the module: it is neither saved with it nor wrapped by DDP.
-        mi_pair_name: name of the pair ``(G(z), c)`` (or ``(G(z), z)``) returned under ``outputs["mi"]``.
+        mi_pair_name: name of the pair ``(G(z), c)`` (or ``(G(z), z)``) returned under ``outputs[OUTPUTS_KEY]``
+            (:data:`mine_gan.contracts.OUTPUTS_KEY`).
         critic: statistics network for ``mi="mine"``; default: a :class:`~mine_gan.estimators.ConcatCritic`
             for flat data, a :class:`~mine_gan.estimators.ConvCritic` for images.
         mi_bound: the bound ``T`` is trained on and ``G`` ascends (``"mine"``: DV with the EMA-corrected
@@ -285,7 +287,7 @@ class InfoGAN(GANModule):
         self._step_discriminator(opt_d, d_loss)
         self.untoggle_optimizer(opt_d)
         logs["d_loss"] = d_loss.detach()
-        outputs = {"mi": {self.mi_pair_name: (fake.detach(), target)}}
+        outputs = {OUTPUTS_KEY: {self.mi_pair_name: (fake.detach(), target)}}
         if not self._generator_step_due():
             self._log_train(logs)
             return outputs
@@ -352,4 +354,4 @@ class InfoGAN(GANModule):
             mi = self.estimator(self._gather(fake), self._gather(target), generator)
         if mi is not None:
             self._log_values(stage, {"mi": mi}, sync_dist=True)
-        return {"mi": {self.mi_pair_name: (fake, target)}}  # for a MutualInformationMonitor's held-out value
+        return {OUTPUTS_KEY: {self.mi_pair_name: (fake, target)}}  # for a MutualInformationMonitor's held-out value

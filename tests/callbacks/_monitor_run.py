@@ -20,6 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
+from mine_gan.contracts import OUTPUTS_KEY
+
 PER_RANK_BATCH = 16
 TRAIN_BATCHES = 4  # global batches per epoch
 VAL_BATCHES = 2
@@ -28,7 +30,7 @@ WORLD = 2
 
 
 class PlainModule(pl.LightningModule):
-    """Knows nothing of mine_gan: regresses y on x and returns pairs under ``"mi"``."""
+    """Knows nothing of mine_gan but the key: regresses y on x and returns pairs under ``OUTPUTS_KEY``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,11 +40,11 @@ class PlainModule(pl.LightningModule):
         x, y = batch
         prediction = self.net(x)
         loss = nn.functional.mse_loss(prediction, y)
-        return {"loss": loss, "mi": {"xy": (x, y), "xp": (x, prediction)}}
+        return {"loss": loss, OUTPUTS_KEY: {"xy": (x, y), "xp": (x, prediction)}}
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
         x, y = batch
-        return {"mi": {"xy": (x, y), "xp": (x, self.net(x))}}
+        return {OUTPUTS_KEY: {"xy": (x, y), "xp": (x, self.net(x))}}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=0.05)
