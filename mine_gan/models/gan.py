@@ -37,7 +37,7 @@ from typing_extensions import override
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import Bound, Streams
 from mine_gan.nets.losses import ADVERSARIAL_LOSSES, PENALTY_POINTS, PenaltyPoints, gradient_penalty
-from mine_gan.optim import MIGradientStep, average_gradients, install_gradients, local_gradients
+from mine_gan.optim import MIGradientStep, average_gradients, averaged_backward, install_gradients, local_gradients
 from mine_gan.seeding import seeded_generator
 from mine_gan.validation import check_choice, check_datamodule_shape, check_positive, check_unit_interval
 
@@ -324,8 +324,7 @@ class GANModule(pl.LightningModule):
 
     def _step_discriminator(self, optimizer: Any, loss: Tensor) -> None:
         """One step of ``optimizer`` on ``loss``, gradients averaged (between the ``toggle_optimizer`` calls)."""
-        params = self._params(optimizer)
-        install_gradients(params, average_gradients(self._gradients(loss.sum(), params), self.trainer.strategy))
+        averaged_backward(self, loss.sum(), self._params(optimizer))
         self._step_and_clear(optimizer)
 
     def _penalty(
@@ -375,11 +374,9 @@ class GANModule(pl.LightningModule):
         main_loss: Tensor,
         mi_grads: Sequence[Tensor | None] | None,
     ) -> dict[str, Tensor]:
-        """Step on ``g_u + β g_a`` (eq. 21) through :class:`~mine_gan.optim.MIGradientStep`; returns the norms."""
-        params = self._params(optimizer)
-        norms = self.mi_step(
-            params, self._gradients(main_loss.sum(), params), mi_grads, self.trainer.strategy, self.num_seeds > 1
-        )
+        """Step on ``g_u + β g_a`` (eq. 21) through :meth:`~mine_gan.optim.MIGradientStep.backward`, the call a
+        user's own GAN makes; ``mi_grads`` come from the critic's backward. Returns the norms."""
+        norms = self.mi_step.backward(self, main_loss.sum(), mi_grads, self._params(optimizer), self.num_seeds > 1)
         self._step_and_clear(optimizer)
         return norms
 

@@ -14,6 +14,10 @@ Under data parallelism the two gradients are averaged across processes **before*
 clip compares the global batch's gradients (clipping per process, then averaging, is a different
 operator). Pass ``strategy=trainer.strategy`` to get this; it is one all-reduce for both gradients.
 
+In a LightningModule with manual optimization, :meth:`MIGradientStep.backward` is the whole step: it takes
+both gradients (DDP's reducer kept out), averages, clips and installs them; :func:`averaged_backward` is the
+same for a loss without MI term (a discriminator's).
+
 This module is what :class:`~mine_gan.models.InfoGAN`, :class:`~mine_gan.models.BiGAN` and
 :class:`~mine_gan.MIRegularizer` (``clip=True``) use; a user's own GAN can use it the same way (see
 :class:`MIGradientStep`).
@@ -35,6 +39,7 @@ __all__ = [
     "Clip",
     "MIGradientStep",
     "average_gradients",
+    "averaged_backward",
     "clip_mi_gradients",
     "install_gradients",
     "local_gradients",
@@ -146,6 +151,23 @@ def install_gradients(params: Sequence[Tensor], grads: Sequence[Tensor]) -> None
         p.grad = g
 
 
+def averaged_backward(module: Any, loss: Tensor, params: Iterable[Tensor]) -> None:
+    """``module.manual_backward(loss)`` for ``params`` on any number of processes: their ``.grad`` becomes the
+    gradient of ``loss`` averaged over ``module.trainer.strategy``'s processes, ready for ``optimizer.step()``.
+
+    :func:`local_gradients`, :func:`average_gradients` and :func:`install_gradients` in one call, for a network
+    trained without MI term (a discriminator, MINE's statistics network); with one, see
+    :meth:`MIGradientStep.backward`.
+
+    Args:
+        module: a LightningModule with manual optimization, attached to a Trainer.
+        loss: a scalar.
+        params: the parameters the optimizer steps; their ``.grad`` are replaced.
+    """
+    params = list(params)
+    install_gradients(params, average_gradients(local_gradients(module, loss, params), module.trainer.strategy))
+
+
 class MIGradientStep:
     r"""Install ``g_u + β g_a`` (eq. 21) as the gradients of a set of parameters, for any training loop.
 
@@ -211,3 +233,46 @@ class MIGradientStep:
         g_u, g_a, norms = clip_mi_gradients(main_grads, mi_grads, self.clip, strategy, stacked)
         install_gradients(params, [u if a is None else u + self.mi_weight * a for u, a in zip(g_u, g_a, strict=True)])
         return norms
+
+    def backward(
+        self,
+        module: Any,
+        main_loss: Tensor,
+        mi: Tensor | Sequence[Tensor | None] | None,
+        params: Iterable[Tensor],
+        stacked: bool = False,
+    ) -> dict[str, Tensor]:
+        r"""``module.manual_backward`` for a loss with an MI term: installs ``g_u + β g_a`` (eq. 21) in ``params``.
+
+        .. math:: g_u = \frac{1}{P}\sum_{p=1}^{P} \nabla \ell^{(p)}_{\text{main}}, \quad
+                  g_m = \frac{1}{P}\sum_{p=1}^{P} \nabla \ell^{(p)}_{\text{MI}}, \quad
+                  g = g_u + \beta\, \min(\|g_u\|, \|g_m\|)\, \frac{g_m}{\|g_m\|}
+
+        over the ``P`` processes of ``module.trainer.strategy``. Each process's gradients are taken through
+        ``module.manual_backward`` with DDP's reducer kept out (:func:`local_gradients`), so they are averaged
+        once, before the clip. Then call ``optimizer.step()``. A generator step of one's own GAN::
+
+            g_loss = F.softplus(-self.discriminator(fake)).mean()
+            self.mi_step.backward(self, g_loss, self.mine.loss(fake, z, update_ema=False), self.generator.parameters())
+            opt_g.step()
+
+        Args:
+            module: a LightningModule with manual optimization, attached to a Trainer.
+            main_loss: the scalar whose gradient is ``g_u`` (a generator's adversarial loss).
+            mi: minus the MI estimate, the scalar whose gradient is ``g_m`` (:meth:`~mine_gan.MINE.loss`:
+                descending it ascends the MI); or ``g_m`` already taken, one gradient per parameter (``None``
+                for a parameter the MI term does not train), e.g. by the statistics network's own backward;
+                or ``None`` for no MI term (``g_u`` alone, averaged).
+            params: the parameters the optimizer steps; their ``.grad`` are replaced.
+            stacked: the parameters stack several seeds' models; see :func:`clip_mi_gradients`.
+
+        Returns:
+            The norms of :func:`clip_mi_gradients`.
+        """
+        params = list(params)
+        if isinstance(mi, Tensor):  # two backward passes through one graph (the generator's): keep it for the second
+            g_u = local_gradients(module, main_loss, params, retain_graph=True)
+            mi = local_gradients(module, mi, params)
+        else:
+            g_u = local_gradients(module, main_loss, params)
+        return self(params, g_u, mi, module.trainer.strategy, stacked)
