@@ -52,18 +52,18 @@ RESULTS = HERE / "results"
 # value on the same network.
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "digits": {
-        "deterministic (β=0)": {"encoder": "gaussian", "beta": 0.0},
+        "deterministic (β=0)": {"encoder": "gaussian", "mi_weight": 0.0},
         # Ablation: the additive row's noise without the MI term, to separate the two.
-        "additive noise only (β=0)": {"encoder": "additive", "beta": 0.0, "noise_std": 0.1, "stochastic": True},
-        "MINE-IB Gaussian": {"encoder": "gaussian", "beta": 1e-2},
-        "MINE-IB additive noise": {"encoder": "additive", "beta": 1e-2, "noise_std": 0.1},
-        "MINE-IB propagated noise": {"encoder": "propagated", "beta": 1e-2, "noise_std": 0.5},
+        "additive noise only (β=0)": {"encoder": "additive", "mi_weight": 0.0, "noise_std": 0.1, "stochastic": True},
+        "MINE-IB Gaussian": {"encoder": "gaussian", "mi_weight": 1e-2},
+        "MINE-IB additive noise": {"encoder": "additive", "mi_weight": 1e-2, "noise_std": 0.1},
+        "MINE-IB propagated noise": {"encoder": "propagated", "mi_weight": 1e-2, "noise_std": 0.5},
     },
     "mnist": {
-        "deterministic (β=0)": {"encoder": "gaussian", "beta": 0.0},
-        "MINE-IB Gaussian": {"encoder": "gaussian", "beta": 1e-3},
-        "MINE-IB additive noise": {"encoder": "additive", "beta": 1e-3, "noise_std": 0.5},
-        "MINE-IB propagated noise": {"encoder": "propagated", "beta": 1e-3, "noise_std": 1.0},
+        "deterministic (β=0)": {"encoder": "gaussian", "mi_weight": 0.0},
+        "MINE-IB Gaussian": {"encoder": "gaussian", "mi_weight": 1e-3},
+        "MINE-IB additive noise": {"encoder": "additive", "mi_weight": 1e-3, "noise_std": 0.5},
+        "MINE-IB propagated noise": {"encoder": "propagated", "mi_weight": 1e-3, "noise_std": 1.0},
     },
 }
 # The independent estimator: same for every row.

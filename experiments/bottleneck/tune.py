@@ -30,19 +30,23 @@ from run import RESULTS, run_job  # noqa: E402
 
 # Candidates per encoder kind: InformationBottleneck arguments overriding the config's model.
 GRID: dict[str, list[dict[str, Any]]] = {
-    "deterministic": [{"encoder": "gaussian", "beta": 0.0}],
-    "gaussian": [{"encoder": "gaussian", "beta": beta, "clip": clip} for beta in (1e-3, 1e-2) for clip in (False, True)]
-    + [{"encoder": "gaussian", "beta": 1e-1, "clip": True}]
+    "deterministic": [{"encoder": "gaussian", "mi_weight": 0.0}],
+    "gaussian": [
+        {"encoder": "gaussian", "mi_weight": beta, "clip": clip} for beta in (1e-3, 1e-2) for clip in (None, "adaptive")
+    ]
+    + [{"encoder": "gaussian", "mi_weight": 1e-1, "clip": "adaptive"}]
     # A faster critic (the config's lr is 1e-3) keeps up with an encoder that descends its bound.
-    + [{"encoder": "gaussian", "beta": 1e-2, "critic_lr": lr} for lr in (3e-3, 1e-2)],
+    + [{"encoder": "gaussian", "mi_weight": 1e-2, "lr_mi": lr} for lr in (3e-3, 1e-2)],
     "additive": [
-        {"encoder": "additive", "beta": beta, "noise_std": std} for std in (0.1, 0.25, 0.5) for beta in (1e-3, 1e-2)
+        {"encoder": "additive", "mi_weight": beta, "noise_std": std}
+        for std in (0.1, 0.25, 0.5)
+        for beta in (1e-3, 1e-2)
     ]
-    + [{"encoder": "additive", "beta": 1e-2, "noise_std": std, "critic_lr": 1e-2} for std in (0.1, 0.25)],
+    + [{"encoder": "additive", "mi_weight": 1e-2, "noise_std": std, "lr_mi": 1e-2} for std in (0.1, 0.25)],
     "propagated": [
-        {"encoder": "propagated", "beta": beta, "noise_std": std} for std in (0.5, 1.0) for beta in (1e-3, 1e-2)
+        {"encoder": "propagated", "mi_weight": beta, "noise_std": std} for std in (0.5, 1.0) for beta in (1e-3, 1e-2)
     ]
-    + [{"encoder": "propagated", "beta": 1e-2, "noise_std": 0.5, "critic_lr": 1e-2}],
+    + [{"encoder": "propagated", "mi_weight": 1e-2, "noise_std": 0.5, "lr_mi": 1e-2}],
 }
 
 

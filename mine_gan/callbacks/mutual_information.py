@@ -109,7 +109,7 @@ class MutualInformationMonitor(Callback):
             first batch.
         hidden_dims: hidden widths of the default critics.
         bound: the estimator's bound (see :class:`~mine_gan.MINE`).
-        lr: Adam learning rate of each critic.
+        lr_mi: Adam learning rate of each critic (``lr_mi``, as the GAN modules name MINE's critic's).
         ema_decay: decay of MINE's moving average (``bound="mine"``).
         every_n_steps: one critic step every ``k`` training batches (the first batch included). The
             default keeps the cost small next to a small model (``benchmarks/callback_overhead.py``: a
@@ -137,7 +137,7 @@ class MutualInformationMonitor(Callback):
         critic: nn.Module | Mapping[str, nn.Module] | None = None,
         hidden_dims: Sequence[int] = (256, 256),
         bound: Bound = "mine",
-        lr: float = 1e-3,
+        lr_mi: float = 1e-3,
         ema_decay: float = 0.99,
         every_n_steps: int = 10,
         heldout: bool = True,
@@ -146,7 +146,7 @@ class MutualInformationMonitor(Callback):
     ) -> None:
         super().__init__()
         check_choice("bound", bound, BOUNDS)
-        check_positive("lr", lr)
+        check_positive("lr_mi", lr_mi)
         check_unit_interval("ema_decay", ema_decay)
         for arg, value in (("every_n_steps", every_n_steps), ("heldout_pairs", heldout_pairs)):
             if not isinstance(value, int) or value < 1:
@@ -155,7 +155,7 @@ class MutualInformationMonitor(Callback):
         critics = _critics(critic, list(getters))
         self.bound: str = bound
         self.hidden_dims = tuple(hidden_dims)
-        self.lr = lr
+        self.lr_mi = lr_mi
         self.ema_decay = ema_decay
         self.every_n_steps = every_n_steps
         self.heldout = heldout
@@ -324,7 +324,7 @@ class MutualInformationMonitor(Callback):
             state = {k: v.detach().cpu() for k, v in estimator.state_dict().items()}
             estimator.load_state_dict(trainer.strategy.broadcast(state, src=0))
         pair.synced = True
-        pair.optimizer = torch.optim.Adam(estimator.parameters(), lr=self.lr)
+        pair.optimizer = torch.optim.Adam(estimator.parameters(), lr=self.lr_mi)
         bound = REPORTED_SET_BOUND.get(self.bound, "dv")  # an InfoNCE critic is scored with DV over the set
         pair.heldout = MutualInformation(estimator.critic, bound=bound).to(device)  # type: ignore[arg-type]
         if pair.pending is not None:

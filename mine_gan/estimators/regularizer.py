@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from mine_gan.estimators.mine import MINE, Bound, Marginal
 from mine_gan.optim import clip_mi_gradients
-from mine_gan.validation import check_choice, check_paired, check_positive
+from mine_gan.recipe import Clip, check_clip, check_mi_weight
+from mine_gan.validation import check_choice, check_paired
 
 __all__ = ["Direction", "MIRegularizer"]
 
@@ -24,10 +25,10 @@ class MIRegularizer(nn.Module):
     ``term = regularizer(a, b)`` returns one scalar to add to the model's loss. Back-propagating it does
     two things at once:
 
-    - the critic ``T`` **ascends** the bound ``Î(A; B)`` (unit weight, whatever ``weight`` and
+    - the critic ``T`` **ascends** the bound ``Î(A; B)`` (unit weight, whatever ``mi_weight`` and
       ``direction``), so the estimate keeps tightening;
-    - whatever produced ``a`` and ``b`` gets ``weight · ∇Î`` to **ascend** (``"maximize"``) or
-      ``weight · ∇Î`` to **descend** (``"minimize"``) the estimate.
+    - whatever produced ``a`` and ``b`` gets ``mi_weight · ∇Î`` to **ascend** (``"maximize"``) or
+      ``mi_weight · ∇Î`` to **descend** (``"minimize"``) the estimate.
 
     .. math:: \mathcal{L}_{\text{model}} = \mathcal{L}_{\text{main}} \mp \beta\, \hat I_\theta(A; B),
               \qquad \theta^\star = \arg\max_\theta \hat I_\theta(A; B)
@@ -35,7 +36,7 @@ class MIRegularizer(nn.Module):
     For ``"minimize"`` the two players want opposite things (the information-bottleneck game of
     Belghazi et al. 2018, §5.3). They are decoupled by **gradient reversal on the inputs** (Ganin &
     Lempitsky 2015): the bound is computed on detached copies of ``a`` and ``b``, its gradient with respect to
-    them is taken, sign-flipped for ``"minimize"`` and scaled by ``weight``, and handed to the model
+    them is taken, sign-flipped for ``"minimize"`` and scaled by ``mi_weight``, and handed to the model
     through a linear surrogate. One forward pass, one ``backward()``, one optimizer step update both
     players, with no second critic step and no extra optimizer. ``"maximize"`` goes through the same
     path without the flip.
@@ -45,20 +46,20 @@ class MIRegularizer(nn.Module):
     ``regularizer.parameters()`` to your optimizer. Give them their own parameter group for a different
     learning rate. Nothing is optimized internally.
 
-    **Adaptive clipping** (``clip=True``, paper eq. 21): call ``regularizer(a, b, main_loss=loss,
+    **Adaptive clipping** (``clip="adaptive"``, paper eq. 21): call ``regularizer(a, b, main_loss=loss,
     params=encoder.parameters())``. With ``g_u = ∇_params main_loss`` and ``g_m`` the MI gradient in the
-    chosen direction, the term then gives ``params`` the gradient ``weight · min(‖g_u‖, ‖g_m‖) g_m / ‖g_m‖``
+    chosen direction, the term then gives ``params`` the gradient ``mi_weight · min(‖g_u‖, ‖g_m‖) g_m / ‖g_m‖``
     (:func:`mine_gan.optim.clip_mi_gradients`, the same eq. 21 step the GAN modules take), so the MI term
-    moves ``params`` by at most ``weight · ‖g_u‖``; add
+    moves ``params`` by at most ``mi_weight · ‖g_u‖``; add
     ``main_loss`` to the term yourself as usual. With clipping the MI gradient reaches ``params`` only:
     pass every parameter upstream of ``a`` and ``b`` that the main loss also trains.
 
     Minimizing a *lower* bound is a game, not a descent: a model that outruns its critic can drive the
     estimate far below zero (a sign the critic lags, not that ``I`` is small, since ``I ≥ 0``). Keep
-    ``weight`` small, give the critic a learning rate at least the model's, or use ``clip=True``.
+    ``mi_weight`` small, give the critic a learning rate at least the model's, or use ``clip="adaptive"``.
 
-    The returned value is the regularizer's contribution to the objective, ``−weight · Î`` for
-    ``"maximize"`` and ``+weight · Î`` for ``"minimize"``. Its gradient is the one described above, not
+    The returned value is the regularizer's contribution to the objective, ``−mi_weight · Î`` for
+    ``"maximize"`` and ``+mi_weight · Î`` for ``"minimize"``. Its gradient is the one described above, not
     the gradient of that value (as in MINE's own bias-corrected surrogate). The batch estimate ``Î`` is
     kept in :attr:`last_estimate` for logging. Under ``torch.no_grad()`` (validation) the call only
     returns the value.
@@ -67,13 +68,13 @@ class MIRegularizer(nn.Module):
         critic: the statistics network ``T(a, b) -> (N,)``, e.g.
             :class:`~mine_gan.estimators.ConcatCritic` ``(a_dim, b_dim)``.
         direction: ``"maximize"`` or ``"minimize"`` the mutual information.
-        weight: ``β ≥ 0``, the weight of the MI term on the model's gradient. ``0`` keeps training
+        mi_weight: ``β ≥ 0``, the weight of the MI term on the model's gradient. ``0`` keeps training
             the critic (a monitor) without touching the model.
         bound: the bound the critic is trained on and the model's gradient comes from (see :class:`MINE`).
         ema_decay: decay of MINE's moving average (``bound="mine"``).
         marginal: how product-of-marginals samples are formed (see :class:`MINE`).
-        clip: adaptive gradient clipping against ``main_loss`` (requires ``main_loss`` and ``params``
-            in every call made with gradients enabled).
+        clip: ``"adaptive"`` for adaptive gradient clipping against ``main_loss`` (requires ``main_loss``
+            and ``params`` in every call made with gradients enabled), ``None`` for none.
 
     Shape:
         ``a``: ``(N, D_a)``, ``b``: ``(N, D_b)`` (whatever the critic accepts, same ``N``) → scalar.
@@ -83,7 +84,7 @@ class MIRegularizer(nn.Module):
         >>> from mine_gan.estimators import ConcatCritic
         >>> _ = torch.manual_seed(0)
         >>> encoder = torch.nn.Linear(2, 2)
-        >>> reg = MIRegularizer(ConcatCritic(2, 2, hidden_dims=(16,)), direction="minimize", weight=0.1)
+        >>> reg = MIRegularizer(ConcatCritic(2, 2, hidden_dims=(16,)), direction="minimize", mi_weight=0.1)
         >>> optimizer = torch.optim.Adam([*encoder.parameters(), *reg.parameters()], lr=1e-3)
         >>> x = torch.randn(64, 2)
         >>> z = encoder(x) + 0.1 * torch.randn(64, 2)
@@ -99,19 +100,20 @@ class MIRegularizer(nn.Module):
         self,
         critic: nn.Module,
         direction: Direction = "maximize",
-        weight: float = 1.0,
+        mi_weight: float = 1.0,
         bound: Bound = "mine",
         ema_decay: float = 0.99,
         marginal: Marginal | None = None,
-        clip: bool = False,
+        clip: Clip | None = None,
     ) -> None:
         super().__init__()
         check_choice("direction", direction, DIRECTIONS)
-        check_positive("weight", weight, strict=False)
+        check_mi_weight(mi_weight)
+        check_clip(clip)
         self.estimator = MINE(critic, bound=bound, ema_decay=ema_decay, marginal=marginal)
         self.direction: str = direction
-        self.weight = float(weight)
-        self.clip = bool(clip)
+        self.mi_weight = float(mi_weight)
+        self.clip: Clip | None = clip
         self.last_estimate = None
 
     @property
@@ -119,7 +121,7 @@ class MIRegularizer(nn.Module):
         return self.estimator.critic
 
     def extra_repr(self) -> str:
-        return f"direction={self.direction!r}, weight={self.weight}, clip={self.clip}"
+        return f"direction={self.direction!r}, mi_weight={self.mi_weight}, clip={self.clip!r}"
 
     def forward(
         self,
@@ -134,12 +136,12 @@ class MIRegularizer(nn.Module):
 
         Args:
             a, b: ``(N, ...)`` paired tensors; either or both may carry gradients back to the model.
-            main_loss: the model's main loss, for ``clip=True`` only.
-            params: the parameters ``g_u`` and ``g_m`` are compared over, for ``clip=True`` only.
+            main_loss: the model's main loss, for ``clip="adaptive"`` only.
+            params: the parameters ``g_u`` and ``g_m`` are compared over, for ``clip="adaptive"`` only.
             generator: random generator for the ``"shuffle"`` marginal.
 
         Returns:
-            Scalar with value ``∓ weight · Î(a; b)``.
+            Scalar with value ``∓ mi_weight · Î(a; b)``.
         """
         self._check_inputs(a, b, main_loss, params)
         # Detached leaves cut the model out of the critic's gradient: the critic always ascends the bound.
@@ -148,21 +150,21 @@ class MIRegularizer(nn.Module):
         estimate = -critic_loss.detach()
         self.last_estimate = estimate
         sign = 1.0 if self.direction == "maximize" else -1.0
-        value = -sign * self.weight * estimate
+        value = -sign * self.mi_weight * estimate
         if critic_loss.grad_fn is None:  # no_grad, or a critic without parameters and constant inputs
             return value
 
         model_term = critic_loss.new_zeros(())
         upstream = [(t, leaf) for t, leaf in zip((a, b), leaves, strict=True) if leaf.requires_grad]
-        if upstream and self.weight > 0:
+        if upstream and self.mi_weight > 0:
             # d(critic_loss)/d(input) = -dÎ/d(input); descending <input, sign * that> moves Î the chosen way.
             grads = torch.autograd.grad(critic_loss, [leaf for _, leaf in upstream], retain_graph=True)
             surrogate = sum((t * (sign * g)).sum() for (t, _), g in zip(upstream, grads, strict=True))
-            if self.clip:
+            if self.clip is not None:
                 model_term = self._clipped(surrogate, main_loss, params)
             else:
                 model_term = surrogate
-        model_term = self.weight * model_term
+        model_term = self.mi_weight * model_term
         return (critic_loss - critic_loss.detach()) + (model_term - model_term.detach()) + value
 
     def _clipped(self, surrogate: Tensor, main_loss: Tensor | None, params: Iterable[Tensor] | None) -> Tensor:
@@ -172,7 +174,7 @@ class MIRegularizer(nn.Module):
         mi_grads = torch.autograd.grad(surrogate, params, retain_graph=True, allow_unused=True)
         main_grads = torch.autograd.grad(main_loss, params, retain_graph=True, allow_unused=True)
         main_grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, main_grads, strict=True)]
-        _, clipped, _ = clip_mi_gradients(main_grads, mi_grads, clip="adaptive")
+        _, clipped, _ = clip_mi_gradients(main_grads, mi_grads, clip=self.clip)
         terms = [(p * g).sum() for p, g in zip(params, clipped, strict=True) if g is not None]
         return sum(terms, surrogate.new_zeros(()))
 
@@ -192,14 +194,16 @@ class MIRegularizer(nn.Module):
                     f"`{name}` must be (N, {expected}) for this critic ({type(critic).__name__} with "
                     f"{attr}={expected}), got shape {tuple(t.shape)}"
                 )
-        if self.clip and torch.is_grad_enabled():
+        if self.clip is not None and torch.is_grad_enabled():
             if main_loss is None or params is None:
                 raise ValueError(
-                    "clip=True needs `main_loss` (the model's main loss) and `params` (the parameters to "
+                    "clip='adaptive' needs `main_loss` (the model's main loss) and `params` (the parameters to "
                     "clip over) in each call with gradients enabled: "
                     "regularizer(a, b, main_loss=loss, params=model.parameters())"
                 )
             if not isinstance(main_loss, Tensor) or main_loss.ndim != 0:
                 raise ValueError(f"`main_loss` must be a scalar tensor, got {main_loss!r:.80}")
-        elif not self.clip and (main_loss is not None or params is not None):
-            raise ValueError("`main_loss` and `params` are used only with clip=True; construct with clip=True")
+        elif self.clip is None and (main_loss is not None or params is not None):
+            raise ValueError(
+                "`main_loss` and `params` are used only with clip='adaptive'; construct with clip='adaptive'"
+            )

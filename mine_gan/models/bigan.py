@@ -15,9 +15,9 @@ from torch import Tensor, nn
 from typing_extensions import override
 
 from mine_gan.estimators.mine import Bound
-from mine_gan.models.gan import GANModule, LRDecay, default_estimator, infer_x_shape
-from mine_gan.nets.losses import AdversarialLoss, PenaltyPoints, discriminator_loss, generator_loss
-from mine_gan.optim import Clip
+from mine_gan.models.gan import GANModule, default_estimator, infer_x_shape
+from mine_gan.nets.losses import discriminator_loss, generator_loss
+from mine_gan.recipe import AdversarialLoss, Clip, LRDecay, PenaltyPoints
 
 __all__ = ["BiGAN"]
 

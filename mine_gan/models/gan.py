@@ -26,7 +26,7 @@ import contextlib
 import inspect
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import Any, Literal, get_args
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -36,15 +36,13 @@ from typing_extensions import override
 
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import Bound, Streams
-from mine_gan.nets.losses import ADVERSARIAL_LOSSES, PENALTY_POINTS, PenaltyPoints, gradient_penalty
+from mine_gan.nets.losses import gradient_penalty
 from mine_gan.optim import MIGradientStep, average_gradients, averaged_backward, install_gradients, local_gradients
+from mine_gan.recipe import LR_DECAYS, LRDecay, PenaltyPoints, check_gan_recipe
 from mine_gan.seeding import seeded_generator
-from mine_gan.validation import check_choice, check_datamodule_shape, check_positive, check_unit_interval
+from mine_gan.validation import check_datamodule_shape, check_positive
 
 __all__ = ["LR_DECAYS", "GANModule", "LRDecay", "default_estimator", "frozen", "infer_x_shape"]
-
-LRDecay = Literal["none", "linear"]
-LR_DECAYS: tuple[str, ...] = get_args(LRDecay)
 
 _CHECKPOINT_KEY = "mine_gan_random_stream"
 _VALIDATION, _PREDICTION = 1, 2  # random streams derived from the run's seed, besides training's
@@ -131,19 +129,19 @@ class GANModule(pl.LightningModule):
         lr_decay: str,
         **learning_rates: float,
     ) -> None:
-        """Check and keep the constructor arguments every GAN module of the package has."""
-        check_choice("clip", clip, ("adaptive", None))
-        check_choice("adversarial", adversarial, ADVERSARIAL_LOSSES)
-        check_choice("d_penalty_points", d_penalty_points, PENALTY_POINTS)
-        check_choice("lr_decay", lr_decay, LR_DECAYS)
-        check_positive("mi_weight", mi_weight, strict=False)
-        check_positive("d_penalty", d_penalty, strict=False)
-        check_positive("mi_penalty", mi_penalty, strict=False)
-        check_unit_interval("mi_ema_decay", mi_ema_decay)
-        if not isinstance(d_steps, int) or isinstance(d_steps, bool) or d_steps < 1:
-            raise ValueError(f"`d_steps` must be an integer >= 1, got {d_steps!r}")
-        for name, lr in learning_rates.items():
-            check_positive(name, lr)
+        """Check (:func:`mine_gan.recipe.check_gan_recipe`) and keep the arguments every GAN module has."""
+        check_gan_recipe(
+            clip=clip,
+            adversarial=adversarial,
+            mi_weight=mi_weight,
+            mi_ema_decay=mi_ema_decay,
+            d_steps=d_steps,
+            d_penalty=d_penalty,
+            d_penalty_points=d_penalty_points,
+            mi_penalty=mi_penalty,
+            lr_decay=lr_decay,
+            **learning_rates,
+        )
         self.mi_weight, self.clip, self.adversarial = mi_weight, clip, adversarial
         self.d_steps, self.d_penalty, self.mi_penalty = d_steps, d_penalty, mi_penalty
         self.d_penalty_points: PenaltyPoints = d_penalty_points  # type: ignore[assignment]

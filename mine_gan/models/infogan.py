@@ -17,10 +17,10 @@ from typing_extensions import override
 from mine_gan.contracts import OUTPUTS_KEY
 from mine_gan.estimators import MINE, find_shared_estimator
 from mine_gan.estimators.mine import Bound
-from mine_gan.models.gan import GANModule, LRDecay, default_estimator, frozen, infer_x_shape
+from mine_gan.models.gan import GANModule, default_estimator, frozen, infer_x_shape
 from mine_gan.nets.codes import ContinuousCode, LatentCode
-from mine_gan.nets.losses import AdversarialLoss, PenaltyPoints, discriminator_loss, generator_loss
-from mine_gan.optim import Clip
+from mine_gan.nets.losses import discriminator_loss, generator_loss
+from mine_gan.recipe import AdversarialLoss, Clip, LRDecay, PenaltyPoints
 from mine_gan.validation import check_choice, check_positive
 
 MITarget = Literal["code", "latent"]

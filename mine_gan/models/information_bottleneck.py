@@ -1,7 +1,7 @@
 """The information bottleneck with MINE (Belghazi et al., ICML 2018, §5.3).
 
 A classifier ``X → Z → Y`` with a stochastic encoder is trained on ``H(Y | Z) + β·I(X; Z)`` (Tishby et al.,
-1999): cross-entropy plus ``β`` times MINE's estimate of ``I(X; Z)``. The encoder descends the estimate
+1999): cross-entropy plus ``β`` (``mi_weight``) times MINE's estimate of ``I(X; Z)``. The encoder descends the estimate
 while MINE's critic ascends it, both through one :class:`~mine_gan.estimators.MIRegularizer` term.
 """
 
@@ -21,6 +21,7 @@ from typing_extensions import override
 from mine_gan.estimators import ConcatCritic, MIRegularizer
 from mine_gan.estimators.mine import Bound
 from mine_gan.layers import Activation, mlp
+from mine_gan.recipe import Clip, LRDecay, check_clip, check_lr_decay, check_mi_weight
 from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
 __all__ = ["EncoderKind", "InformationBottleneck", "StochasticEncoder"]
@@ -114,7 +115,7 @@ class InformationBottleneck(pl.LightningModule):
     ``direction="minimize"``: its critic ascends the bound while the encoder descends it (gradient
     reversal), in the same optimizer step.
 
-    ``beta=0`` is the deterministic baseline: no noise (unless ``stochastic=True``) and no MI gradient on
+    ``mi_weight=0`` is the deterministic baseline: no noise (unless ``stochastic=True``) and no MI gradient on
     the encoder; the critic is still trained, so ``train/mi`` is logged for the baseline too.
 
     Predictions average the softmax over ``eval_samples`` draws of ``Z`` (deep VIB's protocol).
@@ -128,25 +129,28 @@ class InformationBottleneck(pl.LightningModule):
         encoder: ``"gaussian"``, ``"additive"`` or ``"propagated"`` (see :class:`StochasticEncoder`).
         hidden_dims: hidden widths of the encoder.
         z_dim: features of the bottleneck ``Z``.
-        beta: ``β ≥ 0``, the weight of ``I(X; Z)``.
+        mi_weight: ``β ≥ 0``, the weight of ``I(X; Z)``.
         noise_std: scale of the input / propagated noise (``"additive"``, ``"propagated"``).
         noise_dim: features of the propagated noise (default ``input_dim``).
-        stochastic: draw noise in the encoder; default: ``beta > 0``.
+        stochastic: draw noise in the encoder; default: ``mi_weight > 0``.
         critic: the statistics network ``T(x, z)``; default
             :class:`~mine_gan.estimators.ConcatCritic` ``(input_dim, z_dim, (512, 512))``.
         bound: MINE's bound (``"mine"``: Donsker–Varadhan with the moving-average gradient, §3.2).
         ema_decay: decay of MINE's moving average.
-        clip: adaptive gradient clipping (eq. 21) of the MI gradient against the cross-entropy's on the
-            encoder.
+        clip: ``"adaptive"``: adaptive gradient clipping (eq. 21) of the MI gradient against the
+            cross-entropy's on the encoder; ``None``: no clipping.
         lr: Adam's learning rate for encoder and decoder.
-        critic_lr: Adam's learning rate for the critic (default ``lr``).
+        lr_mi: Adam's learning rate for the critic (default ``lr``).
         betas: Adam's betas (deep VIB: ``(0.5, 0.999)``).
-        lr_decay: learning rates are multiplied by this after every epoch (deep VIB: 0.97 every 2 epochs).
+        lr_decay: ``"exponential"`` multiplies the learning rates by ``lr_decay_rate`` after every epoch
+            (deep VIB: 0.97 every 2 epochs); ``"linear"`` decays them to 0 over
+            ``trainer.estimated_stepping_batches``, as the GAN modules do; ``"none"`` keeps them.
+        lr_decay_rate: the per-epoch factor of ``lr_decay="exponential"``, in ``(0, 1]``.
         eval_samples: draws of ``Z`` averaged in predictions.
         activation: hidden nonlinearity of the encoder.
 
     Example:
-        >>> model = InformationBottleneck(input_dim=64, hidden_dims=(32,), z_dim=8, beta=1e-3)
+        >>> model = InformationBottleneck(input_dim=64, hidden_dims=(32,), z_dim=8, mi_weight=1e-3)
         >>> model.predict_proba(torch.randn(5, 64)).shape
         torch.Size([5, 10])
     """
@@ -158,18 +162,19 @@ class InformationBottleneck(pl.LightningModule):
         encoder: EncoderKind = "gaussian",
         hidden_dims: Sequence[int] = (1024, 1024),
         z_dim: int = 256,
-        beta: float = 1e-3,
+        mi_weight: float = 1e-3,
         noise_std: float = 1.0,
         noise_dim: int | None = None,
         stochastic: bool | None = None,
         critic: nn.Module | None = None,
         bound: Bound = "mine",
         ema_decay: float = 0.99,
-        clip: bool = False,
+        clip: Clip | None = None,
         lr: float = 1e-4,
-        critic_lr: float | None = None,
+        lr_mi: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
-        lr_decay: float = 0.985,
+        lr_decay: LRDecay = "exponential",
+        lr_decay_rate: float = 0.985,
         eval_samples: int = 12,
         activation: Activation = "relu",
     ) -> None:
@@ -178,19 +183,21 @@ class InformationBottleneck(pl.LightningModule):
             check_positive(name, value)
         if num_classes < 2:
             raise ValueError(f"`num_classes` must be >= 2, got {num_classes}")
-        check_positive("beta", beta, strict=False)
-        if critic_lr is not None:
-            check_positive("critic_lr", critic_lr)
-        check_unit_interval("lr_decay", lr_decay, closed_right=True)
-        check_positive("lr_decay", lr_decay)
+        check_mi_weight(mi_weight)
+        check_clip(clip)
+        if lr_mi is not None:
+            check_positive("lr_mi", lr_mi)
+        check_lr_decay(lr_decay)
+        check_unit_interval("lr_decay_rate", lr_decay_rate, closed_right=True)
+        check_positive("lr_decay_rate", lr_decay_rate)
         self.save_hyperparameters(ignore=["critic"])
-        self.stochastic = beta > 0 if stochastic is None else bool(stochastic)
+        self.stochastic = mi_weight > 0 if stochastic is None else bool(stochastic)
         self.encoder = StochasticEncoder(input_dim, z_dim, hidden_dims, encoder, noise_std, noise_dim, activation)
         self.decoder = nn.Linear(z_dim, num_classes)
         if critic is None:
             critic = ConcatCritic(input_dim, z_dim, hidden_dims=(512, 512))
         self.regularizer = MIRegularizer(
-            critic, direction="minimize", weight=beta, bound=bound, ema_decay=ema_decay, clip=clip
+            critic, direction="minimize", mi_weight=mi_weight, bound=bound, ema_decay=ema_decay, clip=clip
         )
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -199,7 +206,7 @@ class InformationBottleneck(pl.LightningModule):
     def encode(self, x: Tensor, stochastic: bool | None = None) -> Tensor:
         """``Z = enc(x)``: ``(N, input_dim)`` or images ``(N, C, H, W)`` → ``(N, z_dim)``.
 
-        ``stochastic`` defaults to the model's own setting (noise iff ``beta > 0`` unless configured).
+        ``stochastic`` defaults to the model's own setting (noise iff ``mi_weight > 0`` unless configured).
         """
         return self.encoder(self._flat(x), self.stochastic if stochastic is None else stochastic)
 
@@ -244,7 +251,7 @@ class InformationBottleneck(pl.LightningModule):
         z = self.encoder(x, self.stochastic)
         logits = self.decoder(z)
         ce = F.cross_entropy(logits, y)
-        if self.hparams.clip:
+        if self.hparams.clip is not None:
             mi_term = self.regularizer(x, z, main_loss=ce, params=list(self.encoder.parameters()))
         else:
             mi_term = self.regularizer(x, z)
@@ -285,8 +292,14 @@ class InformationBottleneck(pl.LightningModule):
         hp = self.hparams
         groups = [
             {"params": [*self.encoder.parameters(), *self.decoder.parameters()], "lr": hp.lr},
-            {"params": list(self.regularizer.parameters()), "lr": hp.critic_lr or hp.lr},
+            {"params": list(self.regularizer.parameters()), "lr": hp.lr_mi or hp.lr},
         ]
         optimizer = torch.optim.Adam(groups, betas=tuple(hp.betas))
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.lr_decay)
+        if hp.lr_decay == "none":
+            return optimizer
+        if hp.lr_decay == "linear":
+            total = max(1, int(self.trainer.estimated_stepping_batches))
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.lr_decay_rate)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

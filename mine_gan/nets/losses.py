@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, get_args
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from mine_gan.recipe import ADVERSARIAL_LOSSES, PENALTY_POINTS, AdversarialLoss, PenaltyPoints
 
 __all__ = [
     "ADVERSARIAL_LOSSES",
@@ -18,11 +20,6 @@ __all__ = [
     "generator_loss",
     "gradient_penalty",
 ]
-
-AdversarialLoss = Literal["non_saturating", "hinge"]
-ADVERSARIAL_LOSSES: tuple[str, ...] = get_args(AdversarialLoss)
-PenaltyPoints = Literal["real", "interpolates"]
-PENALTY_POINTS: tuple[str, ...] = get_args(PenaltyPoints)
 
 
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, kind: AdversarialLoss = "non_saturating") -> Tensor:

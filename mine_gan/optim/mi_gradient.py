@@ -19,7 +19,7 @@ both gradients (DDP's reducer kept out), averages, clips and installs them; :fun
 same for a loss without MI term (a discriminator's).
 
 This module is what :class:`~mine_gan.models.InfoGAN`, :class:`~mine_gan.models.BiGAN` and
-:class:`~mine_gan.MIRegularizer` (``clip=True``) use; a user's own GAN can use it the same way (see
+:class:`~mine_gan.MIRegularizer` (``clip="adaptive"``) use; a user's own GAN can use it the same way (see
 :class:`MIGradientStep`).
 """
 
@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, get_args
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from mine_gan.functional import adaptive_clip, global_norm
+from mine_gan.recipe import CLIPS, Clip, check_clip, check_mi_weight
 
 __all__ = [
     "CLIPS",
@@ -44,9 +45,6 @@ __all__ = [
     "install_gradients",
     "local_gradients",
 ]
-
-Clip = Literal["adaptive"]
-CLIPS: tuple[str, ...] = get_args(Clip)
 
 
 def average_gradients(grads: Sequence[Tensor], strategy: Any = None) -> list[Tensor]:
@@ -101,8 +99,7 @@ def clip_mi_gradients(
         >>> g_a, norms["grad_norm_mi_clipped"]
         ([tensor([0.6000, 0.8000])], tensor(1.))
     """
-    if clip not in (*CLIPS, None):
-        raise ValueError(f"`clip` must be one of {CLIPS} or None, got {clip!r}")
+    check_clip(clip)
     if len(main_grads) != len(mi_grads):
         raise ValueError(
             f"`main_grads` and `mi_grads` must align parameter by parameter, got {len(main_grads)} and "
@@ -202,10 +199,8 @@ class MIGradientStep:
     """
 
     def __init__(self, mi_weight: float = 1.0, clip: Clip | None = "adaptive") -> None:
-        if not isinstance(mi_weight, (int, float)) or mi_weight < 0:
-            raise ValueError(f"`mi_weight` must be a number >= 0, got {mi_weight!r}")
-        if clip not in (*CLIPS, None):
-            raise ValueError(f"`clip` must be one of {CLIPS} or None, got {clip!r}")
+        check_mi_weight(mi_weight)
+        check_clip(clip)
         self.mi_weight = float(mi_weight)
         self.clip = clip
 

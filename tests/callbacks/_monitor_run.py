@@ -103,7 +103,7 @@ def make_monitor(**kwargs: Any) -> pl.Callback:
         "pairs": ["xy", "xp"],
         "critic": {"xy": ConcatCritic(2, 2, hidden_dims=(16,))},
         "hidden_dims": (16,),
-        "lr": 1e-2,
+        "lr_mi": 1e-2,
         "ema_decay": 0.9,
         "every_n_steps": 1,
     }

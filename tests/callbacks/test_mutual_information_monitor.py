@@ -171,7 +171,8 @@ def test_every_n_steps_and_missing_pair_error() -> None:
         ({"pairs": {"a": 3}}, "must be a callable"),
         ({"pairs": ["a"], "bound": "kl"}, "`bound`"),
         ({"pairs": ["a"], "every_n_steps": 0}, "`every_n_steps`"),
-        ({"pairs": ["a"], "lr": 0.0}, "`lr`"),
+        ({"pairs": ["a"], "lr_mi": 0.0}, "`lr_mi`"),
+        ({"pairs": ["a"], "lr": 1e-3}, "'lr'"),  # the old name of `lr_mi`
         ({"pairs": ["a"], "ema_decay": 1.0}, "`ema_decay`"),
         ({"pairs": ["a"], "critic": {"b": ConcatCritic(1, 1)}}, "not pairs"),
         ({"pairs": ["a"], "critic": "mlp"}, "`critic`"),

@@ -52,7 +52,7 @@ def test_gradients_match_autograd_reference(direction: str) -> None:
     """The critic always descends −Î; the encoder gets ∓β ∇Î; the value is ∓β Î."""
     weight = 0.3
     encoder, x, z = _batch()
-    reg = MIRegularizer(_critic(), direction=direction, weight=weight, bound="mine_biased")
+    reg = MIRegularizer(_critic(), direction=direction, mi_weight=weight, bound="mine_biased")
     term = reg(x, z, generator=torch.Generator().manual_seed(7))
     term.backward()
 
@@ -72,7 +72,7 @@ def test_gradients_match_autograd_reference(direction: str) -> None:
 
 def test_zero_weight_trains_only_the_critic() -> None:
     encoder, x, z = _batch()
-    reg = MIRegularizer(_critic(), direction="minimize", weight=0.0)
+    reg = MIRegularizer(_critic(), direction="minimize", mi_weight=0.0)
     reg(x, z).backward()
     assert all(p.grad is None for p in encoder.parameters())
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in reg.parameters())
@@ -80,7 +80,7 @@ def test_zero_weight_trains_only_the_critic() -> None:
 
 def test_no_grad_returns_the_value_only() -> None:
     encoder, x, _ = _batch()
-    reg = MIRegularizer(_critic(), direction="minimize", weight=2.0).eval()
+    reg = MIRegularizer(_critic(), direction="minimize", mi_weight=2.0).eval()
     with torch.no_grad():
         term = reg(x, encoder(x))
     assert term.grad_fn is None
@@ -88,12 +88,12 @@ def test_no_grad_returns_the_value_only() -> None:
 
 
 def test_adaptive_clip_matches_eq21() -> None:
-    """With clip=True the encoder steps on g_u + β·min(‖g_u‖, ‖g_m‖)·g_m/‖g_m‖ (paper eq. 21)."""
+    """With clip="adaptive" the encoder steps on g_u + β·min(‖g_u‖, ‖g_m‖)·g_m/‖g_m‖ (paper eq. 21)."""
     weight = 0.5
     encoder, x, z = _batch()
     main_loss = 1e-3 * z.square().mean()  # a main gradient far smaller than the MI gradient: clipping acts
     params = list(encoder.parameters())
-    reg = MIRegularizer(_critic(), direction="maximize", weight=weight, bound="mine_biased", clip=True)
+    reg = MIRegularizer(_critic(), direction="maximize", mi_weight=weight, bound="mine_biased", clip="adaptive")
     (main_loss + reg(x, z, main_loss=main_loss, params=params, generator=torch.Generator().manual_seed(3))).backward()
 
     reference = MINE(_critic(), bound="mine_biased")
@@ -134,7 +134,7 @@ def test_plain_pytorch_loop_moves_mi_the_asked_way(direction: str, initial_mi: f
     with torch.no_grad():
         encoder.weight.copy_(torch.eye(2))
         encoder.bias.zero_()
-    reg = MIRegularizer(ConcatCritic(2, 2, hidden_dims=(64,)), direction=direction, weight=1.0)
+    reg = MIRegularizer(ConcatCritic(2, 2, hidden_dims=(64,)), direction=direction, mi_weight=1.0)
     optimizer = torch.optim.Adam([*encoder.parameters(), *reg.parameters()], lr=5e-3)
     for _ in range(150):
         x = torch.randn(256, 2)
@@ -163,7 +163,7 @@ def test_critic_bound_rises_in_both_directions(direction: str) -> None:
     x = torch.randn(1200, 2, generator=g)
     z = (x + 0.5 * torch.randn(1200, 2, generator=g)).requires_grad_()  # gradients reach a "model"
     truth = 2 * 0.5 * math.log(1 + 1 / 0.25)  # two independent channels of SNR 4: ≈ 1.61 nats
-    reg = MIRegularizer(_critic(dim=2), direction=direction, weight=1.0)
+    reg = MIRegularizer(_critic(dim=2), direction=direction, mi_weight=1.0)
     optimizer = torch.optim.Adam(reg.parameters(), lr=5e-3)
     x_eval, z_eval = x[1000:], z[1000:].detach()
     before, _ = heldout_estimate(reg.estimator, x_eval, z_eval, generator=torch.Generator().manual_seed(0))
@@ -181,7 +181,7 @@ class _ToyLightning(pl.LightningModule):
     def __init__(self) -> None:
         super().__init__()
         self.encoder = nn.Linear(2, 2)
-        self.regularizer = MIRegularizer(ConcatCritic(2, 2, hidden_dims=(16,)), direction="minimize", weight=0.1)
+        self.regularizer = MIRegularizer(ConcatCritic(2, 2, hidden_dims=(16,)), direction="minimize", mi_weight=0.1)
 
     def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
         (x,) = batch
@@ -217,13 +217,20 @@ def test_lightning_module_trains_critic_through_its_own_optimizer() -> None:
     ("kwargs", "match"),
     [
         ({"direction": "up"}, "`direction` must be one of"),
-        ({"weight": -1.0}, "`weight` must be >= 0"),
+        ({"mi_weight": -1.0}, "`mi_weight` must be >= 0"),
+        ({"clip": True}, r"`clip` must be one of \['adaptive', None\], got True"),
         ({"bound": "kl"}, "`bound` must be one of"),
     ],
 )
 def test_bad_construction_fails_clearly(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         MIRegularizer(_critic(), **kwargs)
+
+
+def test_old_weight_name_is_refused() -> None:
+    """β is ``mi_weight`` everywhere; the old ``weight=`` fails instead of being ignored."""
+    with pytest.raises(TypeError, match="weight"):
+        MIRegularizer(_critic(), weight=0.1)
 
 
 @pytest.mark.parametrize(
@@ -242,9 +249,9 @@ def test_bad_shapes_fail_clearly(a_shape: tuple, b_shape: tuple, match: str) -> 
 
 def test_clip_arguments_are_checked() -> None:
     encoder, x, z = _batch()
-    with pytest.raises(ValueError, match="clip=True needs `main_loss`"):
-        MIRegularizer(_critic(), clip=True)(x, z)
-    with pytest.raises(ValueError, match="only with clip=True"):
+    with pytest.raises(ValueError, match="clip='adaptive' needs `main_loss`"):
+        MIRegularizer(_critic(), clip="adaptive")(x, z)
+    with pytest.raises(ValueError, match="only with clip='adaptive'"):
         MIRegularizer(_critic())(x, z, main_loss=z.sum(), params=encoder.parameters())
     with pytest.raises(TypeError, match="`a` must be a torch.Tensor"):
         MIRegularizer(_critic())(x.numpy(), z)

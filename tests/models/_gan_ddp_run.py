@@ -71,7 +71,7 @@ def build(variant: str) -> tuple[pl.LightningModule, list[pl.Callback]]:
     if not shared:
         return model, []
     monitor = MutualInformationMonitor(
-        pairs=["code"], critic=ConcatCritic(2, 3, hidden_dims=(16,)), lr=1e-3, every_n_steps=1, heldout=False
+        pairs=["code"], critic=ConcatCritic(2, 3, hidden_dims=(16,)), lr_mi=1e-3, every_n_steps=1, heldout=False
     )
     return model, [monitor]
 

@@ -40,11 +40,11 @@ def _trainer(**kwargs) -> pl.Trainer:
 
 
 @pytest.mark.parametrize(
-    ("encoder", "beta"), [("gaussian", 1e-2), ("additive", 1e-2), ("propagated", 1e-2), ("gaussian", 0.0)]
+    ("encoder", "mi_weight"), [("gaussian", 1e-2), ("additive", 1e-2), ("propagated", 1e-2), ("gaussian", 0.0)]
 )
-def test_fast_dev_run_on_digits(encoder: str, beta: float) -> None:
+def test_fast_dev_run_on_digits(encoder: str, mi_weight: float) -> None:
     torch.manual_seed(0)
-    model = _model(encoder=encoder, beta=beta, noise_std=0.5, noise_dim=8, eval_samples=3)
+    model = _model(encoder=encoder, mi_weight=mi_weight, noise_std=0.5, noise_dim=8, eval_samples=3)
     critic_before = [p.detach().clone() for p in model.regularizer.parameters()]
     datamodule = Digits(image_size=8, flatten=True, batch_size=32)
     trainer = _trainer(fast_dev_run=True)
@@ -79,7 +79,7 @@ def test_images_are_flattened_and_clip_trains() -> None:
     """Image batches (B, 1, 8, 8) train a 64-feature model; the encoder's MI gradient is clipped as eq. 21 says."""
     torch.manual_seed(0)
     beta = 0.1
-    model = _model(cls=_RecordingBottleneck, encoder="additive", beta=beta, clip=True)
+    model = _model(cls=_RecordingBottleneck, encoder="additive", mi_weight=beta, clip="adaptive")
     with torch.no_grad():  # a small decoder: the cross-entropy's gradient on the encoder falls below the MI term's
         model.decoder.weight.mul_(0.01)
     reference = copy.deepcopy(model)  # the networks, critic and moving average the first step starts from
@@ -135,13 +135,13 @@ def test_noise_is_on_only_when_stochastic(kind: str) -> None:
     assert not torch.allclose(encoder(x), encoder(x))
 
 
-def test_beta_zero_is_deterministic_and_beta_positive_is_stochastic() -> None:
+def test_mi_weight_zero_is_deterministic_and_positive_is_stochastic() -> None:
     x = torch.randn(4, 64)
-    baseline = _model(encoder="additive", beta=0.0)
+    baseline = _model(encoder="additive", mi_weight=0.0)
     assert not baseline.stochastic and torch.equal(baseline.encode(x), baseline.encode(x))
-    assert _model(encoder="additive", beta=1e-3).stochastic
-    assert _model(encoder="additive", beta=0.0, stochastic=True).stochastic  # the noise-only ablation
-    probs = _model(encoder="additive", beta=1e-3, eval_samples=5).predict_proba(x)
+    assert _model(encoder="additive", mi_weight=1e-3).stochastic
+    assert _model(encoder="additive", mi_weight=0.0, stochastic=True).stochastic  # the noise-only ablation
+    probs = _model(encoder="additive", mi_weight=1e-3, eval_samples=5).predict_proba(x)
     torch.testing.assert_close(probs.sum(dim=1), torch.ones(4))
 
 
@@ -163,7 +163,10 @@ def test_mnist_without_files_fails_before_training(tmp_path) -> None:
     ("kwargs", "match"),
     [
         ({"encoder": "dropout"}, "`encoder` must be one of"),
-        ({"beta": -0.1}, "`beta` must be >= 0"),
+        ({"mi_weight": -0.1}, "`mi_weight` must be >= 0"),
+        ({"clip": True}, r"`clip` must be one of \['adaptive', None\], got True"),
+        ({"lr_decay": 0.985}, "`lr_decay` must be one of"),
+        ({"lr_decay_rate": 1.5}, r"`lr_decay_rate` must be in \[0, 1\]"),
         ({"noise_std": -1.0}, "`noise_std` must be >= 0"),
         ({"bound": "kl"}, "`bound` must be one of"),
         ({"num_classes": 1}, "`num_classes` must be >= 2"),
@@ -172,3 +175,24 @@ def test_mnist_without_files_fails_before_training(tmp_path) -> None:
 def test_bad_arguments_fail_clearly(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         _model(**kwargs)
+
+
+@pytest.mark.parametrize("old", [{"beta": 1e-3}, {"critic_lr": 1e-3}])
+def test_old_argument_names_are_refused(old: dict) -> None:
+    """β is ``mi_weight`` and the critic's learning rate ``lr_mi`` everywhere; the old names fail."""
+    with pytest.raises(TypeError, match=next(iter(old))):
+        _model(**old)
+
+
+@pytest.mark.parametrize(
+    ("lr_decay", "factor"),
+    [("none", 1.0), ("exponential", 0.5**2), ("linear", 0.0)],
+)
+def test_lr_decay_schedules(lr_decay: str, factor: float) -> None:
+    """``"exponential"``: times ``lr_decay_rate`` per epoch; ``"linear"``: to 0 over the run; ``"none"``."""
+    model = _model(lr=1e-3, lr_mi=2e-3, lr_decay=lr_decay, lr_decay_rate=0.5)
+    _trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=0).fit(
+        model, Digits(image_size=8, flatten=True, batch_size=16)
+    )
+    lrs = [group["lr"] for group in model.optimizers().optimizer.param_groups]
+    assert lrs == pytest.approx([1e-3 * factor, 2e-3 * factor])
