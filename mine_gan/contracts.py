@@ -20,6 +20,7 @@ __all__ = [
     "OUTPUTS_KEY",
     "CodeTraversal",
     "MixtureData",
+    "MultiSeedModule",
     "SampledData",
     "Sampler",
     "StackedDigitData",
@@ -55,6 +56,19 @@ class CodeTraversal(Protocol):
 
     def code_traversal(self, steps: int, generator: torch.Generator | None = None) -> Tensor:
         """``(rows, steps, *x_shape)`` samples."""
+        ...
+
+
+@runtime_checkable
+class MultiSeedModule(Protocol):
+    """A module that may train several seeds as one batched model (``mine-gan fit --seeds``, the GAN modules):
+    ``num_seeds`` of them, their ``seeds``, and ``seed_module(k)``, seed number ``k`` as a module of its own."""
+
+    num_seeds: int
+    seeds: list[int]
+
+    def seed_module(self, index: int) -> Any:
+        """Seed number ``index``'s module (``self`` for one seed)."""
         ...
 
 
@@ -125,6 +139,7 @@ _DESCRIPTIONS: dict[type, str] = {
     Sampler: "`sample(n, generator)` and `x_shape`, a GAN module",
     CodeTraversal: "`code_traversal(steps, generator)`, an InfoGAN",
     MixtureData: "`centers` and `std`, a Gaussian mixture",
+    MultiSeedModule: "`num_seeds`, `seeds` and `seed_module(k)`, a GAN module",
     SampledData: "`sample(n, generator)`, a data module with an exact sampler",
     StackedDigitData: "`num_classes` and `image_size`, stacked digits",
 }

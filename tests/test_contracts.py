@@ -6,7 +6,15 @@ import pytest
 import pytorch_lightning as pl
 
 from mine_gan.callbacks import ModeHistogram, SamplePictures
-from mine_gan.contracts import CodeTraversal, MixtureData, SampledData, Sampler, StackedDigitData, require
+from mine_gan.contracts import (
+    CodeTraversal,
+    MixtureData,
+    MultiSeedModule,
+    SampledData,
+    Sampler,
+    StackedDigitData,
+    require,
+)
 from mine_gan.data import Digits, GaussianMixture, StackedDigits
 from mine_gan.estimators import ConcatCritic
 from mine_gan.models import BiGAN, InfoGAN
@@ -30,8 +38,8 @@ def _bigan() -> BiGAN:
 @pytest.mark.parametrize(
     ("make", "protocols"),
     [
-        (_infogan, {Sampler, CodeTraversal, SampledData}),  # structurally a GAN draws samples like a density
-        (_bigan, {Sampler, SampledData}),
+        (_infogan, {Sampler, CodeTraversal, MultiSeedModule, SampledData}),  # a GAN draws samples like a density
+        (_bigan, {Sampler, MultiSeedModule, SampledData}),
         (GaussianMixture, {MixtureData, SampledData}),
         (lambda: StackedDigits(image_size=8, num_samples=8, num_val_samples=8), {StackedDigitData}),
         (lambda: Digits(image_size=8), {StackedDigitData}),  # the classes tell stacks apart: see mode_metric
@@ -40,7 +48,7 @@ def _bigan() -> BiGAN:
 )
 def test_package_classes_satisfy_exactly_their_protocols(make, protocols):
     obj = make()
-    every = {Sampler, CodeTraversal, MixtureData, SampledData, StackedDigitData}
+    every = {Sampler, CodeTraversal, MixtureData, MultiSeedModule, SampledData, StackedDigitData}
     assert {p for p in every if isinstance(obj, p)} == protocols
 
 

@@ -11,6 +11,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger
 from pytorch_lightning.utilities import rank_zero_only
 from typing_extensions import override
 
+from mine_gan.contracts import MultiSeedModule
+
 __all__ = ["SEED_PREFIX", "SeedCSVLogger", "seed_views", "split_seed_key"]
 
 #: how a multi-seed module prefixes seed ``k``'s metrics: ``seed_<k>/<stage>/<name>``
@@ -113,6 +115,6 @@ def seed_views(pl_module: Any) -> list[tuple[str, Any]]:
     Callbacks that draw from the model (pictures, mode histograms) run once per view, so each seed of a
     multi-seed run gets what its single run gets, under its own prefix.
     """
-    if getattr(pl_module, "num_seeds", 1) == 1:
+    if not isinstance(pl_module, MultiSeedModule) or pl_module.num_seeds == 1:
         return [("", pl_module)]
     return [(SEED_PREFIX.format(seed), pl_module.seed_module(i)) for i, seed in enumerate(pl_module.seeds)]
