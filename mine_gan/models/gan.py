@@ -37,6 +37,7 @@ from typing_extensions import override
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import Bound, Streams
 from mine_gan.nets.losses import gradient_penalty
+from mine_gan.nets.sync_batch_norm import synchronize_batch_norm
 from mine_gan.optim import MIGradientStep, average_gradients, averaged_backward, install_gradients, local_gradients
 from mine_gan.recipe import LR_DECAYS, LRDecay, PenaltyPoints, check_gan_recipe
 from mine_gan.seeding import seeded_generator
@@ -263,6 +264,34 @@ class GANModule(pl.LightningModule):
         if self._seeds is None:
             # Rank 0's seed, so that processes seeded differently (or not at all) still draw alike.
             self._seeds = [int(s) for s in self.trainer.strategy.broadcast(self._run_seeds(), src=0)]
+        self._synchronize_batch_norm()
+
+    def _synchronize_batch_norm(self) -> None:
+        """On several processes, batch norm in the networks that see this process's rows uses the global batch.
+
+        Without it each process would normalize its own B rows, and two processes at B would not train like
+        one at 2B (see :class:`~mine_gan.nets.sync_batch_norm.GlobalBatchNorm`; ``torch.nn.SyncBatchNorm``
+        refuses CPU processes). MINE's statistics network is left alone: it already sees the all-gathered
+        global batch. A discriminator with batch norm and a gradient penalty is refused: the penalty would
+        differentiate twice through the collective that gathers the statistics, which nothing here supports
+        or tests.
+        """
+        _, world = self._rank_and_world()
+        if world == 1:
+            return
+        penalties = {"discriminator": ("d_penalty", self.d_penalty)}
+        for name, network in self.named_children():
+            if name == "mine" or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.modules()):
+                continue
+            argument, gamma = penalties.get(name, (None, 0.0))
+            if gamma > 0:
+                raise ValueError(
+                    f"the {name} ({type(network).__name__}) has batch norm and `{argument}` is {gamma}: on "
+                    f"{world} processes its gradient penalty would differentiate twice through batch statistics "
+                    f"gathered across processes, which is not supported; use a {name} without batch norm, "
+                    f"`{argument}=0`, or one process"
+                )
+            synchronize_batch_norm(network)
 
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

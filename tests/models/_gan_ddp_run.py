@@ -16,28 +16,45 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mine_gan.callbacks import MutualInformationMonitor
-from mine_gan.estimators import ConcatCritic
+from mine_gan.estimators import ConcatCritic, ConvCritic
 from mine_gan.models import BiGAN, InfoGAN
-from mine_gan.nets import MLPDiscriminator, MLPEncoder, MLPGenerator
+from mine_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPEncoder, MLPGenerator
 
 GLOBAL_BATCH = 16
 ITERATIONS = 20
 WORLD = 2
-VARIANTS = ("infogan_mine", "infogan_shared", "infogan_q", "bigan_mine")
+VARIANTS = ("infogan_mine", "infogan_shared", "infogan_q", "bigan_mine", "infogan_dcgan_batch_norm")
+IMAGE_SHAPE = (1, 16, 16)  # the DCGAN variant's images
 
 
-def global_batches() -> torch.Tensor:
-    """``(ITERATIONS, GLOBAL_BATCH, 2)``: the real data, one global batch per iteration."""
-    return torch.randn(ITERATIONS, GLOBAL_BATCH, 2, generator=torch.Generator().manual_seed(123)) * 2
+def global_batches(shape: tuple[int, ...] = (2,)) -> torch.Tensor:
+    """``(ITERATIONS, GLOBAL_BATCH, *shape)``: the real data, one global batch per iteration."""
+    return torch.randn(ITERATIONS, GLOBAL_BATCH, *shape, generator=torch.Generator().manual_seed(123)) * 2
 
 
-def loader(rank: int, world: int) -> DataLoader:
+def loader(rank: int, world: int, shape: tuple[int, ...] = (2,)) -> DataLoader:
     per_rank = GLOBAL_BATCH // world
-    rows = global_batches()[:, rank * per_rank : (rank + 1) * per_rank].reshape(-1, 2)
+    rows = global_batches(shape)[:, rank * per_rank : (rank + 1) * per_rank].reshape(-1, *shape)
     return DataLoader(TensorDataset(rows), batch_size=per_rank, shuffle=False)
+
+
+def _without_bias_before_batch_norm(network: nn.Module) -> nn.Module:
+    """``network`` with the bias of each layer that feeds a batch norm removed.
+
+    Batch norm subtracts the batch mean, so such a bias has zero gradient in exact arithmetic; Adam divides
+    the rounding noise of that zero by its ``eps`` and moves the bias (and the running mean) by up to
+    ``lr/100`` a step, differently in any two runs. Without it the layer computes the same function.
+    """
+    layers = list(network.modules())
+    for layer, following in zip(layers[:-1], layers[1:], strict=True):
+        if isinstance(following, nn.modules.batchnorm._BatchNorm) and getattr(layer, "bias", None) is not None:
+            del layer.bias
+            layer.register_parameter("bias", None)
+    return network
 
 
 def build(variant: str) -> tuple[pl.LightningModule, list[pl.Callback]]:
@@ -50,6 +67,17 @@ def build(variant: str) -> tuple[pl.LightningModule, list[pl.Callback]]:
             MLPDiscriminator(2, hidden_dims=(16,), latent_dim=3),
             critic=ConcatCritic(2, 3, hidden_dims=(16,)),
             d_penalty=1.0,
+            **common,
+        )
+        return model, []
+    if variant == "infogan_dcgan_batch_norm":
+        # Batch norm in G (BatchNorm1d and 2d): on 2 processes it must normalize with the global batch.
+        model = InfoGAN(
+            _without_bias_before_batch_norm(DCGANGenerator(5, 1, 16, base_channels=4)),
+            DCGANDiscriminator(1, 16, base_channels=4, hidden_dim=16),
+            noise_dim=2,
+            categorical_dims=[3],
+            critic=ConvCritic(1, 16, 3, base_channels=4, hidden_dims=(16,)),
             **common,
         )
         return model, []
@@ -95,7 +123,8 @@ def fit(variant: str, world: int) -> dict[str, Any]:
     model.generator.register_forward_hook(
         lambda m, inputs, out: first.append(inputs[0].detach().clone()) if not first else None
     )
-    trainer.fit(model, loader(trainer.global_rank, world))
+    shape = IMAGE_SHAPE if variant == "infogan_dcgan_batch_norm" else (2,)
+    trainer.fit(model, loader(trainer.global_rank, world, shape))
     state = {f"model/{k}": v.detach().clone() for k, v in model.state_dict().items()}
     for callback in callbacks:
         state.update({f"monitor/{k}": v.clone() for k, v in callback.shared_estimator("code").state_dict().items()})
