@@ -321,7 +321,10 @@ class GANModule(pl.LightningModule):
         return optimizers[0], optimizers[1], optimizers[2] if len(optimizers) > 2 else None
 
     def _adam(self, params: Any, lr: float) -> torch.optim.Adam:
-        return torch.optim.Adam(params, lr=lr, betas=tuple(self.hparams.betas))
+        # Adam's eps of 1e-8 rounds to 0 in float16 (`precision="16-true"`), and a zero gradient then steps by
+        # 0/0 = NaN; the smallest normal float16 keeps the step finite. Other dtypes keep PyTorch's 1e-8.
+        eps = max(1e-8, torch.finfo(self.dtype).tiny)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(self.hparams.betas), eps=eps)
 
     def _with_schedules(self, optimizers: list[torch.optim.Optimizer]) -> Any:
         """``optimizers`` with one linear-decay scheduler each for ``lr_decay="linear"``."""

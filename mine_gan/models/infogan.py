@@ -227,7 +227,7 @@ class InfoGAN(GANModule):
         """
         check_positive("steps", steps)
         base_z, base_c = self.latent(1, generator)
-        noise = torch.randn(steps, self.noise_dim, device=self.device, generator=generator)
+        noise = torch.randn(steps, self.noise_dim, device=self.device, dtype=self.dtype, generator=generator)
         rows = []
         start = 0
         for k in self.code.categorical_dims:
