@@ -61,7 +61,8 @@ class BiGAN(GANModule):
             the pair ``(x, z)`` that ``D`` sees).
         d_penalty_points: ``"real"`` (at ``(x, E(x))``) or ``"interpolates"`` between the pairs ``(x, E(x))``
             and ``(G(z), z)``, one weight ``u`` for both parts of a pair.
-        mi_penalty: ``γ`` of the same penalty on ``T`` at ``(x, E(x))``.
+        mi_penalty: ``γ`` of the zero-centred penalty ``(γ/2) E‖∇_x T(x, E(x))‖²`` on MINE's ``T`` (in ``x``
+            only, as in InfoGAN).
         lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``.
         lr_g, lr_d, lr_mi: Adam learning rates (generator and encoder share ``lr_g``).
         betas: Adam's betas.
