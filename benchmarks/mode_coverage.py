@@ -85,7 +85,7 @@ def reference_rows(dataset: str, seeds: list[int]) -> list[dict[str, Any]]:
         g = torch.Generator().manual_seed(seed)
         for name, points in (
             ("reference: uniform noise", low + (high - low) * torch.rand(2500, 2, generator=g)),
-            ("reference: true samples", data.sample(2500, generator=g)),
+            ("reference: true samples", data.sample(2500, rng=g)),
         ):
             scores = {k: float(v) for k, v in mode_coverage(points, data.centers, data.std).items()}
             rows.append({"dataset": dataset, "variant": name, "seed": seed, "modes": int(scores["modes"]),

@@ -36,15 +36,15 @@ The monitor logs pair ``name`` as ``<OUTPUTS_KEY>/<name>``."""
 
 @runtime_checkable
 class Sampler(Protocol):
-    """A generative model (the GAN modules): ``sample(n, generator)`` draws ``(n, *x_shape)`` samples.
+    """A generative model (the GAN modules): ``sample(n, rng)`` draws ``(n, *x_shape)`` samples.
 
-    ``generator`` (second, positional) is the ``torch.Generator`` the latents are drawn from, so that a
+    ``rng`` (second, positional) is the ``torch.Generator`` the latents are drawn from, so that a
     caller fixes the samples without touching the global random stream; ``None`` draws from the global one.
     """
 
     x_shape: tuple[int, ...]
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         """``(n, *x_shape)`` samples."""
         ...
 
@@ -54,7 +54,7 @@ class CodeTraversal(Protocol):
     """A model with a latent code (InfoGAN): ``code_traversal(steps)`` gives ``(rows, steps, *x_shape)``,
     one row per code dimension varied over ``steps`` values with the noise and the rest of the code fixed."""
 
-    def code_traversal(self, steps: int, generator: torch.Generator | None = None) -> Tensor:
+    def code_traversal(self, steps: int, rng: torch.Generator | None = None) -> Tensor:
         """``(rows, steps, *x_shape)`` samples."""
         ...
 
@@ -84,9 +84,9 @@ class MixtureData(Protocol):
 @runtime_checkable
 class SampledData(Protocol):
     """A data module over a density with an exact sampler (:class:`~mine_gan.data.SampledDataModule`):
-    ``sample(n, generator)`` draws ``(n, *dims)`` real samples."""
+    ``sample(n, rng)`` draws ``(n, *dims)`` real samples."""
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         """``(n, *dims)`` samples."""
         ...
 
@@ -136,10 +136,10 @@ def require(obj: Any, protocol: type, user: str, what: str) -> None:
 
 
 _DESCRIPTIONS: dict[type, str] = {
-    Sampler: "`sample(n, generator)` and `x_shape`, a GAN module",
-    CodeTraversal: "`code_traversal(steps, generator)`, an InfoGAN",
+    Sampler: "`sample(n, rng)` and `x_shape`, a GAN module",
+    CodeTraversal: "`code_traversal(steps, rng)`, an InfoGAN",
     MixtureData: "`centers` and `std`, a Gaussian mixture",
     MultiSeedModule: "`num_seeds`, `seeds` and `seed_module(k)`, a GAN module",
-    SampledData: "`sample(n, generator)`, a data module with an exact sampler",
+    SampledData: "`sample(n, rng)`, a data module with an exact sampler",
     StackedDigitData: "`num_classes` and `image_size`, stacked digits",
 }

@@ -95,10 +95,10 @@ def test_load_from_checkpoint_samples_without_the_configuration():
     checkpoint = Path(run.trainer.checkpoint_callback.dirpath) / "last.ckpt"
     loaded = InfoGAN.load_from_checkpoint(checkpoint)  # the networks are rebuilt from the saved configuration
     code = torch.eye(10)[3]
-    samples = loaded.sample(6, code=code, generator=torch.Generator().manual_seed(1))
-    expected = run.model.cpu().sample(6, code=code, generator=torch.Generator().manual_seed(1))
+    samples = loaded.sample(6, code=code, rng=torch.Generator().manual_seed(1))
+    expected = run.model.cpu().sample(6, code=code, rng=torch.Generator().manual_seed(1))
     torch.testing.assert_close(samples, expected, rtol=0, atol=0)
-    assert not torch.equal(samples, loaded.sample(6, code=torch.eye(10)[4], generator=torch.Generator().manual_seed(1)))
+    assert not torch.equal(samples, loaded.sample(6, code=torch.eye(10)[4], rng=torch.Generator().manual_seed(1)))
 
 
 @contextlib.contextmanager
@@ -127,7 +127,7 @@ def test_predict_and_test_subcommands_from_a_checkpoint():
     # Batch i is `sample` of the checkpoint's model from the batch's own stream: (run seed, prediction, i, rank).
     loaded = InfoGAN.load_from_checkpoint(checkpoint)
     for i, batch in enumerate(batches):
-        expected = loaded.sample(batch.shape[0], generator=seeded_generator(SEED, _PREDICTION, i, 0))
+        expected = loaded.sample(batch.shape[0], rng=seeded_generator(SEED, _PREDICTION, i, 0))
         torch.testing.assert_close(batch, expected, rtol=0, atol=0)
     again = cli(predict).trainer.predict_loop.predictions  # reproducible
     assert all(torch.equal(a, b) for a, b in zip(again, batches, strict=True))

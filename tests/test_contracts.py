@@ -53,7 +53,7 @@ def test_package_classes_satisfy_exactly_their_protocols(make, protocols):
 
 
 class _NoXShape(pl.LightningModule):
-    def sample(self, n, generator=None):
+    def sample(self, n, rng=None):
         raise NotImplementedError
 
 

@@ -115,15 +115,15 @@ def run_one(config: dict, variant: dict[str, Any], seed: int) -> dict[str, float
         x_train, z_train, critic=critic, steps=ESTIMATE_STEPS, batch_size=ESTIMATE_BATCH, seed=seed, device=model.device
     )
     x_tf, z_tf = fitted_estimator.transform
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     device = model.device
     mi, mi_stderr = heldout_estimate(
         fitted_estimator.estimator,
         x_tf.transform(x_test).to(device),
         z_tf.transform(z_test).to(device),
-        generator=generator,
+        rng=rng,
     )
-    own, _ = heldout_estimate(model.regularizer.estimator, x_test.to(device), z_test.to(device), generator=generator)
+    own, _ = heldout_estimate(model.regularizer.estimator, x_test.to(device), z_test.to(device), rng=rng)
     return {
         "test_error": 100.0 * test["test/error"],
         "val_acc": fitted["val/acc"],

@@ -28,7 +28,7 @@ At the end of a validation epoch (``heldout=True``)
 
 One estimator on any number of processes
     Every rank all-gathers the pairs (``trainer.strategy.all_gather``) and computes the same loss on the
-    same global batch, with the shuffle drawn from a generator seeded identically on every rank from
+    same global batch, with the shuffle drawn from a random stream seeded identically on every rank from
     ``(seed, update index)``. Identical weights + identical inputs give identical gradients, Adam states
     and EMA, so no gradient all-reduce is needed; weights start equal because rank 0's are broadcast
     once. We gather inputs rather than average per-rank gradients because the DV/MINE loss is not a mean
@@ -252,8 +252,8 @@ class MutualInformationMonitor(Callback):
             if n < 2:
                 raise ValueError(f"pair {pair.name!r}: a held-out value needs >= 2 validation samples per batch")
             # Partners j != i drawn over the global batch, the same on every rank; each rank scores its rows.
-            generator = self._generator(b.device, _VAL, index, 1_000_003 * trainer.current_epoch + batch_idx)
-            offsets = torch.randint(1, n, (self.heldout_pairs, n), generator=generator, device=b.device)
+            rng = self._generator(b.device, _VAL, index, 1_000_003 * trainer.current_epoch + batch_idx)
+            offsets = torch.randint(1, n, (self.heldout_pairs, n), generator=rng, device=b.device)
             partners = (torch.arange(n, device=b.device) + offsets) % n
             rows = slice(trainer.global_rank * local, (trainer.global_rank + 1) * local)
             pair.heldout.update(a, b, z_marginal=b_all[partners[:, rows].reshape(-1)])
@@ -371,12 +371,12 @@ class MutualInformationMonitor(Callback):
         seed = np.random.SeedSequence([self.seed, stream, index, step]).generate_state(1, np.uint64)[0]
         return torch.Generator(device=device).manual_seed(int(seed) % 2**63)
 
-    def _step(self, pair: _Pair, a: Tensor, b: Tensor, generator: torch.Generator) -> Tensor:
+    def _step(self, pair: _Pair, a: Tensor, b: Tensor, rng: torch.Generator) -> Tensor:
         estimator, optimizer = pair.estimator, pair.optimizer
         estimator.train()
         with torch.enable_grad():
             optimizer.zero_grad(set_to_none=True)  # also drops what a model's backward left in the critic
-            loss = estimator.loss(a, b, generator=generator)
+            loss = estimator.loss(a, b, rng=rng)
             loss.backward()
             optimizer.step()
         return -loss.detach()

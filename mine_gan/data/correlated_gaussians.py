@@ -26,9 +26,7 @@ def gaussian_mi(dim: int, rho: float) -> float:
     return -dim / 2 * math.log1p(-(rho**2))
 
 
-def correlated_gaussians(
-    n: int, dim: int, rho: float, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
+def correlated_gaussians(n: int, dim: int, rho: float, rng: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     r"""``n`` samples of ``X, Z ∈ R^dim`` with ``corr(x_i, z_j) = ρ δ_ij`` and standard normal marginals.
 
     .. math:: z = \rho x + \sqrt{1 - \rho^2}\,\varepsilon,\quad x, \varepsilon \sim \mathcal{N}(0, I_d)
@@ -44,6 +42,6 @@ def correlated_gaussians(
     check_positive("n", n)
     check_positive("dim", dim)
     gaussian_mi(dim, rho)  # validates rho
-    x = torch.randn(n, dim, generator=generator)
-    z = rho * x + math.sqrt(1 - rho**2) * torch.randn(n, dim, generator=generator)
+    x = torch.randn(n, dim, generator=rng)
+    z = rho * x + math.sqrt(1 - rho**2) * torch.randn(n, dim, generator=rng)
     return x, z

@@ -187,8 +187,8 @@ class ImageDataModule(pl.LightningDataModule, ABC):
             stacks = None
             if self.stacked:
                 size = self.num_samples if split == "train" else self.num_val_samples
-                generator = seeded_generator(self.seed, ("train", "val", "test").index(split), 3)
-                stacks = torch.randint(len(images), (size, 3), generator=generator)
+                rng = seeded_generator(self.seed, ("train", "val", "test").index(split), 3)
+                stacks = torch.randint(len(images), (size, 3), generator=rng)
             self.datasets[split] = DigitImages(images, labels, self.image_size, self.flatten, stacks)
 
     def _loader(self, split: Split, train: bool = False) -> DataLoader:

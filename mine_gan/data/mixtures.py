@@ -121,8 +121,8 @@ class GaussianMixture(SampledDataModule):
         self.centers = mixture_centers(layout, num_modes, scale)
         self.num_modes = self.centers.shape[0]
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         """``n`` points of the mixture, shape ``(n, 2)``."""
-        components = torch.randint(self.num_modes, (n,), generator=generator)
-        noise = torch.randn(n, 2, generator=generator, dtype=self.centers.dtype)
+        components = torch.randint(self.num_modes, (n,), generator=rng)
+        noise = torch.randn(n, 2, generator=rng, dtype=self.centers.dtype)
         return self.centers[components] + self.std * noise

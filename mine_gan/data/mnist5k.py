@@ -81,13 +81,13 @@ def mnist5k_digits() -> tuple[Tensor, Tensor]:
 
 def _stratified_order(labels: Tensor) -> Tensor:
     """Indices in a fixed random order in which every prefix of length ``10·k`` holds ``k`` digits of each class."""
-    generator = seeded_generator(_SPLIT_SEED)
+    rng = seeded_generator(_SPLIT_SEED)
     by_class = [torch.nonzero(labels == d).flatten() for d in range(10)]
-    shuffled = [members[torch.randperm(len(members), generator=generator)] for members in by_class]
+    shuffled = [members[torch.randperm(len(members), generator=rng)] for members in by_class]
     # Rows are ranks within a class and columns are classes, so reading row by row alternates the classes;
     # the order of classes inside each row is shuffled too, so a prefix cut mid-row favours no digit.
     ranks = torch.stack(shuffled, dim=1)
-    columns = torch.stack([torch.randperm(10, generator=generator) for _ in range(len(ranks))])
+    columns = torch.stack([torch.randperm(10, generator=rng) for _ in range(len(ranks))])
     return ranks.gather(1, columns).flatten()
 
 

@@ -2,7 +2,7 @@
 
 A GAN on a toy density should see the true distribution, not a finite training set: each training
 epoch draws ``num_samples`` fresh points. Everything is reproducible: the points of epoch ``e`` on
-rank ``r`` come from a generator seeded with ``(seed, e, r)``, so a rerun with the same seed sees the
+rank ``r`` come from a random stream seeded with ``(seed, e, r)``, so a rerun with the same seed sees the
 same stream, and DDP ranks see different (never duplicated) points. Validation and test sets are fixed
 (the same points every time they are iterated), which is what an evaluation needs.
 
@@ -26,7 +26,7 @@ from mine_gan.validation import check_positive
 
 __all__ = ["SampledDataModule", "SampleStream"]
 
-# Streams of one seed: which split a generator serves.
+# Streams of one seed: which split a random stream serves.
 _TRAIN, _VAL, _TEST = 0, 1, 2
 
 
@@ -40,7 +40,7 @@ class SampleStream(IterableDataset):
     """Batches of exact samples: ``(B, D)`` tensors, split between DDP ranks.
 
     Args:
-        sample: ``sample(n, generator) -> (n, D)`` tensor.
+        sample: ``sample(n, rng) -> (n, D)`` tensor.
         num_samples: points per pass, over all ranks together.
         batch_size: points per batch.
         seed: base seed.
@@ -88,9 +88,9 @@ class SampleStream(IterableDataset):
         epoch = self.epoch if self.fresh else 0
         if self.fresh:
             self.epoch += 1
-        generator = seeded_generator(self.seed, self.stream, epoch, rank)
+        rng = seeded_generator(self.seed, self.stream, epoch, rank)
         for size in self._rank_sizes():
-            yield self.sample(size, generator)
+            yield self.sample(size, rng)
 
 
 class SampledDataModule(pl.LightningDataModule, ABC):
@@ -119,7 +119,7 @@ class SampledDataModule(pl.LightningDataModule, ABC):
         )
 
     @abstractmethod
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         """Draw ``n`` exact samples, shape ``(n, *dims)``."""
 
     def _loader(self, dataset: IterableDataset) -> DataLoader:

@@ -61,9 +61,9 @@ class SwissRoll(SampledDataModule):
         self.turns = float(turns)
         self.scale = float(scale)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         """``n`` points of the roll, shape ``(n, 2)``."""
         start = 1.5 * math.pi
-        t = start + 2 * math.pi * self.turns * torch.rand(n, generator=generator)
+        t = start + 2 * math.pi * self.turns * torch.rand(n, generator=rng)
         roll = torch.stack([t * t.cos(), t * t.sin()], dim=1)
-        return self.scale * (roll + self.noise * torch.randn(n, 2, generator=generator))
+        return self.scale * (roll + self.noise * torch.randn(n, 2, generator=rng))

@@ -84,7 +84,7 @@ def heldout_estimate(
     *,
     marginal_pairs: int = 20,
     chunk: int = 8192,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     infonce_block: int = 4096,
 ) -> tuple[float, float]:
     r"""Evaluate a trained estimator's bound on a whole (held-out) sample set, in bounded memory.
@@ -105,7 +105,8 @@ def heldout_estimate(
         z: ``(N, ...)`` samples of Z, paired with ``x``.
         marginal_pairs: product-of-marginals samples per ``x_i``.
         chunk: critic evaluations per forward pass.
-        generator: random generator for the pairing (re-seed it to score several critics on the same pairs).
+        rng: random stream (``torch.Generator``) for the pairing (re-seed it to score several critics on the
+            same pairs).
         infonce_block: rows per InfoNCE score matrix.
 
     Returns:
@@ -144,7 +145,7 @@ def heldout_estimate(
         for i in range(0, n, rows):
             xi, m = x[i : i + rows], min(rows, n - i)
             # Partner i + offset (mod N) with offset in [1, N): never the row's own z.
-            offset = torch.randint(1, n, (m, marginal_pairs), generator=generator)
+            offset = torch.randint(1, n, (m, marginal_pairs), generator=rng)
             partner = ((torch.arange(i, i + m).unsqueeze(1) + offset) % n).reshape(-1).to(z.device)
             t_joint = critic(xi, z[i : i + m])
             t_marginal = critic(xi.repeat_interleave(marginal_pairs, dim=0), z[partner])
@@ -295,17 +296,17 @@ def estimate_mi(
     _check_numbers(eval_fraction, valid_fraction, stop, batch_size, lr, patience, steps, valid_every, average_decay)
     device = torch.device(device if device is not None else x.device if isinstance(x, Tensor) else "cpu")
     x, z = _as_samples(x, z)
-    generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
-    split = _split(x.shape[0], eval_fraction, valid_fraction, batch_size, generator)
+    rng = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
+    split = _split(x.shape[0], eval_fraction, valid_fraction, batch_size, rng)
     n, fixed_cap = x.shape[0], steps is not None or schedule == "cosine"
     steps = steps if steps is not None else default_steps(n)
 
     x_tf, z_tf = MarginalTransform(preprocess if x.ndim == 2 else "none"), MarginalTransform(preprocess)
     x_train, z_train = x_tf.fit_transform(x[split.train]).to(device), z_tf.fit_transform(z[split.train]).to(device)
-    validate = _validator(x_tf.transform(x[split.valid]), z_tf.transform(z[split.valid]), device, generator)
+    validate = _validator(x_tf.transform(x[split.valid]), z_tf.transform(z[split.valid]), device, rng)
     if critic is None:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng)))
             critic = _default_critic(x, z, bound)
     estimator = MINE(critic, bound=bound, ema_decay=ema_decay).to(device).train()
     run = train_estimator(
@@ -322,8 +323,8 @@ def estimate_mi(
         average_decay=average_decay,
         schedule=schedule,
         step_cap=None if fixed_cap else lambda mi: default_steps(n, mi),
-        generator=generator,
-        device_generator=generator if device.type == "cpu" else torch.Generator(device).manual_seed(seed or 0),
+        rng=rng,
+        device_rng=rng if device.type == "cpu" else torch.Generator(device).manual_seed(seed or 0),
         progress=progress,
     )
     estimator.load_state_dict(run.state)
@@ -332,7 +333,7 @@ def estimate_mi(
     n_eval = split.eval.numel()
     x_eval, z_eval = x_tf.transform(x[split.eval]).to(device), z_tf.transform(z[split.eval]).to(device)
     pairs = _eval_partners(n_eval, run.best_value)
-    value, stderr = heldout_estimate(estimator, x_eval, z_eval, marginal_pairs=pairs, generator=generator)
+    value, stderr = heldout_estimate(estimator, x_eval, z_eval, marginal_pairs=pairs, rng=rng)
     return MIEstimate(
         value=value,
         stderr=stderr,
@@ -418,7 +419,7 @@ class _Split:
     n_valid: int
 
 
-def _split(n: int, eval_fraction: float, valid_fraction: float, batch_size: int, generator: torch.Generator) -> _Split:
+def _split(n: int, eval_fraction: float, valid_fraction: float, batch_size: int, rng: torch.Generator) -> _Split:
     """Random train / validation / held-out indices; the held-out pairs neither train nor select the critic."""
     n_eval = max(2, int(round(n * eval_fraction)))
     n_valid = int(round((n - n_eval) * valid_fraction))
@@ -429,25 +430,23 @@ def _split(n: int, eval_fraction: float, valid_fraction: float, batch_size: int,
             f"`batch_size`={batch_size} exceeds the {n_train} training pairs (N={n}, eval_fraction="
             f"{eval_fraction}, valid_fraction={valid_fraction}); pass a smaller batch_size or more samples"
         )
-    order = torch.randperm(n, generator=generator)
+    order = torch.randperm(n, generator=rng)
     valid = order[n_train : n_train + n_valid]
     # A validation check costs the same whatever N: a fixed subsample.
     return _Split(order[:n_train], valid[:_VALID_ROWS], order[n_train + n_valid :], n_valid)
 
 
-def _validator(
-    x: Tensor, z: Tensor, device: torch.device, generator: torch.Generator
-) -> Callable[[MINE], float] | None:
+def _validator(x: Tensor, z: Tensor, device: torch.device, rng: torch.Generator) -> Callable[[MINE], float] | None:
     """Scores an estimator on ``(x, z)`` with the same random partners at every check, so that successive
     checkpoints are compared on the same pairs: their differences are far less noisy than their levels."""
     if x.shape[0] == 0:
         return None
     x, z = x.to(device), z.to(device)
     pairs = max(1, min(5, _VALID_MARGINAL_ROWS // x.shape[0]))
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    seed = int(torch.randint(0, 2**62, (1,), generator=rng))
 
     def validate(estimator: MINE) -> float:
         partners = torch.Generator().manual_seed(seed)
-        return heldout_estimate(estimator, x, z, marginal_pairs=pairs, generator=partners)[0]
+        return heldout_estimate(estimator, x, z, marginal_pairs=pairs, rng=partners)[0]
 
     return validate

@@ -155,13 +155,13 @@ class MINE(nn.Module):
         dtype = param.dtype if param is not None else torch.get_default_dtype()
         return x.to(dtype), z.to(dtype)
 
-    def scores(self, x: Tensor, z: Tensor, generator: Streams = None) -> tuple[Tensor, Tensor]:
+    def scores(self, x: Tensor, z: Tensor, rng: Streams = None) -> tuple[Tensor, Tensor]:
         """Critic scores on joint and product-of-marginals samples, per ``self.marginal``.
 
         Args:
             x: ``(N, ...)`` samples of X.
             z: ``(N, ...)`` samples of Z, paired with ``x``.
-            generator: random generator for the ``"shuffle"`` permutation (for reproducible or
+            rng: random stream (``torch.Generator``) for the ``"shuffle"`` permutation (for reproducible or
                 rank-synchronized shuffles); a list of ``S`` generators for ``N = S·B`` seed-major rows
                 of ``S`` seeds, each seed shuffled within its block by its own stream.
 
@@ -174,13 +174,13 @@ class MINE(nn.Module):
             s = pairwise_scores(self.critic, x, z)
             off_diagonal = ~torch.eye(s.shape[0], dtype=torch.bool, device=s.device)
             return s.diagonal(), s[off_diagonal]
-        if isinstance(generator, (list, tuple)):
-            return self._seed_scores(x, z, generator)
-        perm = torch.randperm(x.shape[0], device=z.device, generator=generator)
+        if isinstance(rng, (list, tuple)):
+            return self._seed_scores(x, z, rng)
+        perm = torch.randperm(x.shape[0], device=z.device, generator=rng)
         both = self.critic(torch.cat([x, x]), torch.cat([z, z[perm]]))
         return both[: x.shape[0]], both[x.shape[0] :]
 
-    def _seed_scores(self, x: Tensor, z: Tensor, generators: Sequence[torch.Generator]) -> tuple[Tensor, Tensor]:
+    def _seed_scores(self, x: Tensor, z: Tensor, rngs: Sequence[torch.Generator]) -> tuple[Tensor, Tensor]:
         """Scores ``(S, B)`` each for seed-major rows of ``S`` seeds, each seed shuffled by its own stream.
 
         The critic sees ``[x_0; x_0; x_1; x_1; ...]`` against ``[z_0; z_0[π_0]; ...]``: seed ``s``'s joint
@@ -188,23 +188,23 @@ class MINE(nn.Module):
         """
         if self.marginal != "shuffle":
             raise ValueError(f"seed-grouped scores need marginal='shuffle', got {self.marginal!r}")
-        num, rows = len(generators), x.shape[0]
+        num, rows = len(rngs), x.shape[0]
         if rows % num:
             raise ValueError(f"{rows} rows cannot be split into {num} seeds' blocks")
         batch = rows // num
         xs, zs = x.view(num, batch, *x.shape[1:]), z.view(num, batch, *z.shape[1:])
-        perms = torch.stack([torch.randperm(batch, device=z.device, generator=g) for g in generators])
+        perms = torch.stack([torch.randperm(batch, device=z.device, generator=g) for g in rngs])
         shuffled = torch.gather(zs, 1, perms.view(num, batch, *([1] * (z.ndim - 1))).expand_as(zs))
         both = self.critic(torch.cat([xs, xs], 1).flatten(0, 1), torch.cat([zs, shuffled], 1).flatten(0, 1))
         both = both.view(num, 2 * batch)
         return both[:, :batch], both[:, batch:]
 
-    def loss(self, x: Tensor, z: Tensor, generator: Streams = None, update_ema: bool = True) -> Tensor:
+    def loss(self, x: Tensor, z: Tensor, rng: Streams = None, update_ema: bool = True) -> Tensor:
         """Scalar to minimize to train the critic; its value is minus this batch's estimate.
 
         Args:
             x, z: paired samples, ``(N, ...)`` each.
-            generator: random generator for the shuffle; a list of ``S`` (one per seed) for seed-major
+            rng: random stream (``torch.Generator``) for the shuffle; a list of ``S`` (one per seed) for seed-major
                 rows of ``S`` seeds: the loss is then ``(S,)``, each seed's bound with its own moving
                 average (``log_ema`` of shape ``(S,)``, see :class:`~mine_gan.nets.SeedStack`).
             update_ema: update the moving average (training mode only). Pass ``False`` for a second
@@ -213,7 +213,7 @@ class MINE(nn.Module):
         if self.bound == "infonce":
             x, z = self._prepare(x, z)
             return -MF.infonce(pairwise_scores(self.critic, x, z))
-        t_joint, t_marginal = self.scores(x, z, generator)
+        t_joint, t_marginal = self.scores(x, z, rng)
         objective_fn = partial(critic_objective, self.bound, ema_decay=self.ema_decay, smile_tau=self.smile_tau)
         if t_joint.ndim == 2:  # seeds' blocks: one bound and one moving average per seed
             objective_fn = vmap(objective_fn)
@@ -226,12 +226,12 @@ class MINE(nn.Module):
     def _report(self, t_joint: Tensor, t_marginal: Tensor) -> Tensor:
         return reported_bound(self.bound, t_joint, t_marginal, self.smile_tau)
 
-    def forward(self, x: Tensor, z: Tensor, generator: Streams = None) -> Tensor:
+    def forward(self, x: Tensor, z: Tensor, rng: Streams = None) -> Tensor:
         """Estimate of ``I(X; Z)`` in nats on this batch (differentiable; see the class table)."""
         if self.bound == "infonce":
             x, z = self._prepare(x, z)
             return MF.infonce(pairwise_scores(self.critic, x, z))
-        t_joint, t_marginal = self.scores(x, z, generator)
+        t_joint, t_marginal = self.scores(x, z, rng)
         return (vmap(self._report) if t_joint.ndim == 2 else self._report)(t_joint, t_marginal)
 
     def estimate_from_scores(self, t_joint: Tensor, t_marginal: Tensor) -> Tensor:

@@ -130,7 +130,7 @@ class MIRegularizer(nn.Module):
         *,
         main_loss: Tensor | None = None,
         params: Iterable[Tensor] | None = None,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
     ) -> Tensor:
         """The term to add to the loss (see the class docstring for what its gradient does).
 
@@ -138,7 +138,7 @@ class MIRegularizer(nn.Module):
             a, b: ``(N, ...)`` paired tensors; either or both may carry gradients back to the model.
             main_loss: the model's main loss, for ``clip="adaptive"`` only.
             params: the parameters ``g_u`` and ``g_m`` are compared over, for ``clip="adaptive"`` only.
-            generator: random generator for the ``"shuffle"`` marginal.
+            rng: random stream (``torch.Generator``) for the ``"shuffle"`` marginal.
 
         Returns:
             Scalar with value ``∓ mi_weight · Î(a; b)``.
@@ -146,7 +146,7 @@ class MIRegularizer(nn.Module):
         self._check_inputs(a, b, main_loss, params)
         # Detached leaves cut the model out of the critic's gradient: the critic always ascends the bound.
         leaves = [t.detach().requires_grad_(t.requires_grad and torch.is_grad_enabled()) for t in (a, b)]
-        critic_loss = self.estimator.loss(leaves[0], leaves[1], generator=generator)
+        critic_loss = self.estimator.loss(leaves[0], leaves[1], rng=rng)
         estimate = -critic_loss.detach()
         self.last_estimate = estimate
         sign = 1.0 if self.direction == "maximize" else -1.0

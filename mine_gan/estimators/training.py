@@ -173,13 +173,13 @@ def train_estimator(
     average_decay: float = 0.99,
     schedule: Schedule = "constant",
     step_cap: Callable[[float], int] | None = None,
-    generator: torch.Generator | None = None,
-    device_generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
+    device_rng: torch.Generator | None = None,
     progress: bool = False,
 ) -> TrainingRun:
     r"""Train ``estimator`` with Adam on minibatches of ``(x, z)``, validating a weight average every ``every`` steps.
 
-    Epochs are random permutations of the training pairs (drawn from ``generator``); a tail shorter than a
+    Epochs are random permutations of the training pairs (drawn from ``rng``); a tail shorter than a
     batch is dropped. The loss is :meth:`MINE.loss`, whose negative is the batch estimate of
 
     .. math:: \hat I = \mathbb{E}_P[T_\theta] - \log \mathbb{E}_Q[e^{T_\theta}]
@@ -201,8 +201,8 @@ def train_estimator(
         schedule: ``"constant"`` lr, or ``"cosine"`` decay to ``lr / 10`` over ``steps``.
         step_cap: the most steps as a function of the best validation value so far, asked at every check
             (never below ``steps``): a run still climbing toward a large value may go on for longer.
-        generator: CPU generator for the epochs' permutations.
-        device_generator: generator for MINE's shuffles of ``z`` (on ``x``'s device).
+        rng: CPU random stream (``torch.Generator``) for the epochs' permutations.
+        device_rng: random stream for MINE's shuffles of ``z`` (on ``x``'s device).
         progress: show a progress bar.
 
     Returns:
@@ -223,15 +223,15 @@ def train_estimator(
     best_step, best_state = 0, copy.deepcopy(scored.state_dict())
     stop_reason, running = "max_steps", torch.zeros((), device=x.device)
     bar = _progress_bar(steps) if progress else None
-    permutation, cursor = torch.randperm(n, generator=generator), 0
+    permutation, cursor = torch.randperm(n, generator=rng), 0
     cap, step = steps, 0
     while step < cap:
         step += 1
         if cursor + batch_size > n:
-            permutation, cursor = torch.randperm(n, generator=generator), 0
+            permutation, cursor = torch.randperm(n, generator=rng), 0
         idx = permutation[cursor : cursor + batch_size].to(x.device)
         cursor += batch_size
-        loss = estimator.loss(x[idx], z[idx], generator=device_generator)
+        loss = estimator.loss(x[idx], z[idx], rng=device_rng)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -132,21 +132,21 @@ class BiGAN(GANModule):
             optimizers.append(self._adam(self.mine.parameters(), self.hparams.lr_mi))
         return self._with_schedules(optimizers)
 
-    def _noise(self, n: int, generator: torch.Generator | None, per_process: bool) -> Tensor:
+    def _noise(self, n: int, rng: torch.Generator | None, per_process: bool) -> Tensor:
         sampler = lambda m, g: torch.randn(m, self.noise_dim, device=self.device, dtype=self.dtype, generator=g)  # noqa: E731
-        return self._draw(n, sampler, generator) if per_process else sampler(n, generator)
+        return self._draw(n, sampler, rng) if per_process else sampler(n, rng)
 
     @override
-    def _generate(self, n: int, generator: torch.Generator | None) -> Tensor:
-        return self.generator(self._noise(n, generator, per_process=False))
+    def _generate(self, n: int, rng: torch.Generator | None) -> Tensor:
+        return self.generator(self._noise(n, rng, per_process=False))
 
-    def encode(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """A sample ``z ~ q(z | x)`` by reparametrization, ``(N, latent_dim)``, its noise from ``generator``."""
-        return self._encode(x, generator, per_process=False)
+    def encode(self, x: Tensor, rng: torch.Generator | None = None) -> Tensor:
+        """A sample ``z ~ q(z | x)`` by reparametrization, ``(N, latent_dim)``, its noise from ``rng``."""
+        return self._encode(x, rng, per_process=False)
 
-    def _encode(self, x: Tensor, generator: torch.Generator | None, per_process: bool) -> Tensor:
+    def _encode(self, x: Tensor, rng: torch.Generator | None, per_process: bool) -> Tensor:
         mean, log_std = self.encoder(x)
-        return mean + log_std.exp() * self._noise(x.shape[0], generator, per_process)
+        return mean + log_std.exp() * self._noise(x.shape[0], rng, per_process)
 
     @torch.no_grad()
     def reconstruction_error(self, x: Tensor) -> Tensor:
@@ -199,7 +199,7 @@ class BiGAN(GANModule):
         mi_grads: list[Tensor | None] | None = None
         if opt_t is not None:
             x_all, z_all = self._gather(real), self._gather(z_enc)
-            t_loss = mi_loss = self.mine.loss(x_all, z_all, generator=self.random_stream)
+            t_loss = mi_loss = self.mine.loss(x_all, z_all, rng=self.random_stream)
             if self.mi_penalty > 0:
                 t_loss = t_loss + self._penalty(self.mine.critic, self.mi_penalty, x_all, z_all)
             encoder_grads = iter(self._step_critic(opt_t, t_loss, [p for p in ge_params if p in encoder_params]))
@@ -221,17 +221,15 @@ class BiGAN(GANModule):
             self._log_train(logs)
 
     @override
-    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> None:  # noqa: D102
+    def _evaluate(self, batch: Any, stage: str, rng: torch.Generator) -> None:  # noqa: D102
         real = self._real(batch)
         self._log_values(stage, {"recon_error": self.reconstruction_error(real)}, sync_dist=True)
         if self.mode_coverage is not None:
-            self._update_mode_coverage(self.generator(self._noise(real.shape[0], generator, per_process=True)))
+            self._update_mode_coverage(self.generator(self._noise(real.shape[0], rng, per_process=True)))
         if self.mine is not None and real.shape[0] > 1:
-            z_enc = self._encode(real, generator, per_process=True)
+            z_enc = self._encode(real, rng, per_process=True)
             # On the global batch, as in training: the same value for any number of processes.
-            self._log_values(
-                stage, {"mi": self.mine(self._gather(real), self._gather(z_enc), generator)}, sync_dist=True
-            )
+            self._log_values(stage, {"mi": self.mine(self._gather(real), self._gather(z_enc), rng)}, sync_dist=True)
 
     @override
     def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:

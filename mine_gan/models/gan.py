@@ -203,16 +203,16 @@ class GANModule(pl.LightningModule):
         n = global_batch.shape[0] // world
         return global_batch[rank * n : (rank + 1) * n]
 
-    def _draw(self, n: int, draw: Any, generator: Streams) -> Tensor:
-        """``draw(global_n, generator)`` for the global batch of ``n`` rows per process; this process's rows.
+    def _draw(self, n: int, draw: Any, rng: Streams) -> Tensor:
+        """``draw(global_n, rng)`` for the global batch of ``n`` rows per process; this process's rows.
 
         With one stream per seed, ``n`` rows are ``S`` seed-major blocks, each drawn from its seed's stream.
         """
         _, world = self._rank_and_world()
-        if isinstance(generator, list):
-            rows = n // len(generator)
-            return torch.cat([self._local_rows(draw(rows * world, g)) for g in generator])
-        return self._local_rows(draw(n * world, generator))
+        if isinstance(rng, list):
+            rows = n // len(rng)
+            return torch.cat([self._local_rows(draw(rows * world, g)) for g in rng])
+        return self._local_rows(draw(n * world, rng))
 
     # ----------------------------------------------------------------- seeds
     def _per_seed(self, fn: Any, *tensors: Tensor, **kwargs: Any) -> Tensor:
@@ -469,7 +469,7 @@ class GANModule(pl.LightningModule):
             coverage.update(block)
 
     # ----------------------------------------------------------------- evaluation
-    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> Any:
+    def _evaluate(self, batch: Any, stage: str, rng: torch.Generator) -> Any:
         """Log ``<stage>/...`` for one validation or test batch (generated samples feed mode coverage);
         returns the step's outputs."""
         raise NotImplementedError
@@ -523,19 +523,21 @@ class GANModule(pl.LightningModule):
         self._log_mode_coverage("test")
 
     # ----------------------------------------------------------------- sampling
-    def _generate(self, n: int, generator: torch.Generator | None, **latent: Any) -> Tensor:
+    def _generate(self, n: int, rng: torch.Generator | None, **latent: Any) -> Tensor:
         raise NotImplementedError
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, **latent: Any) -> Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None, **latent: Any) -> Tensor:
         """``n`` generated samples ``(n, *x_shape)``, the networks in eval mode.
 
         Args:
             n: number of samples.
-            generator: random stream of the latents (default: the global one), to fix the samples.
+            rng: random stream of the latents (default: the global one), to fix the samples.
             latent: parts of the latent to fix (InfoGAN: ``code``).
         """
         check_positive("n", n)
+        if "generator" in latent:  # the G network is `generator`; a random stream is `rng` everywhere
+            raise TypeError("sample() got an unexpected keyword argument 'generator'; pass the random stream as `rng`")
         if self.num_seeds > 1:
             raise ValueError(
                 f"this module trains {self.num_seeds} seeds as one model; sample one seed's: `module.seed_module(k)`"
@@ -543,7 +545,7 @@ class GANModule(pl.LightningModule):
         was_training = self.training
         self.eval()
         try:
-            return self._generate(n, generator, **latent)
+            return self._generate(n, rng, **latent)
         finally:
             self.train(was_training)
 
@@ -551,4 +553,4 @@ class GANModule(pl.LightningModule):
     def predict_step(self, batch: Any, batch_idx: int) -> Any:
         """As many samples as the batch has rows, from a stream of this batch's own (reproducible)."""
         rank, _ = self._rank_and_world()
-        return self.sample(self._real(batch).shape[0], generator=self._derived_stream(_PREDICTION, batch_idx, rank))
+        return self.sample(self._real(batch).shape[0], rng=self._derived_stream(_PREDICTION, batch_idx, rank))

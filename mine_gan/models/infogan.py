@@ -189,36 +189,34 @@ class InfoGAN(GANModule):
         return self._with_schedules(optimizers)
 
     # ----------------------------------------------------------------- latent
-    def latent(
-        self, n: int, generator: torch.Generator | None = None, code: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def latent(self, n: int, rng: torch.Generator | None = None, code: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(z, c)``: generator input ``z = [ε, c]`` ``(n, noise_dim + code_dim)`` and code ``c``.
 
-        Drawn from ``generator`` (default: torch's global stream). ``code`` fixes the code: ``(code_dim,)``
+        Drawn from ``rng`` (default: torch's global stream). ``code`` fixes the code: ``(code_dim,)``
         for every sample, or ``(n, code_dim)``.
         """
-        return self._latent(n, generator, code, per_process=False)
+        return self._latent(n, rng, code, per_process=False)
 
     def _latent(
-        self, n: int, generator: torch.Generator | None, code: Tensor | None = None, *, per_process: bool = True
+        self, n: int, rng: torch.Generator | None, code: Tensor | None = None, *, per_process: bool = True
     ) -> tuple[Tensor, Tensor]:
         """:meth:`latent`; with ``per_process``, this process's ``n`` rows of a batch drawn for all processes."""
         draw = self._draw if per_process else (lambda rows, sampler, g: sampler(rows, g))
         noise = draw(
-            n, lambda m, g: torch.randn(m, self.noise_dim, device=self.device, dtype=self.dtype, generator=g), generator
+            n, lambda m, g: torch.randn(m, self.noise_dim, device=self.device, dtype=self.dtype, generator=g), rng
         )
         if code is None:
-            code = draw(n, lambda m, g: self.code.sample(m, self.device, generator=g).to(self.dtype), generator)
+            code = draw(n, lambda m, g: self.code.sample(m, self.device, rng=g).to(self.dtype), rng)
         else:
             code = torch.as_tensor(code, dtype=noise.dtype, device=self.device).expand(n, self.code.dim)
         return torch.cat([noise, code], dim=1), code
 
     @override
-    def _generate(self, n: int, generator: torch.Generator | None, code: Tensor | None = None) -> Tensor:
-        return self.generator(self.latent(n, generator, code)[0])
+    def _generate(self, n: int, rng: torch.Generator | None, code: Tensor | None = None) -> Tensor:
+        return self.generator(self.latent(n, rng, code)[0])
 
     @torch.no_grad()
-    def code_traversal(self, steps: int, generator: torch.Generator | None = None) -> Tensor:
+    def code_traversal(self, steps: int, rng: torch.Generator | None = None) -> Tensor:
         """Samples ``(code_dim, steps, *x_shape)``, one row per code dimension.
 
         Continuous dimension ``j``: ``c_j`` sweeps its range over the columns, noise and the rest of the
@@ -226,8 +224,8 @@ class InfoGAN(GANModule):
         columns take ``steps`` noise draws shared by all rows (InfoGAN's figure layout).
         """
         check_positive("steps", steps)
-        base_z, base_c = self.latent(1, generator)
-        noise = torch.randn(steps, self.noise_dim, device=self.device, dtype=self.dtype, generator=generator)
+        base_z, base_c = self.latent(1, rng)
+        noise = torch.randn(steps, self.noise_dim, device=self.device, dtype=self.dtype, generator=rng)
         rows = []
         start = 0
         for k in self.code.categorical_dims:
@@ -299,7 +297,7 @@ class InfoGAN(GANModule):
         mi_value: Tensor | None = None
         if opt_t is not None:
             x_all, target_all = self._gather(fake), self._gather(target)
-            t_loss = mi_loss = self.mine.loss(x_all, target_all, generator=self.random_stream)
+            t_loss = mi_loss = self.mine.loss(x_all, target_all, rng=self.random_stream)
             if self.mi_penalty > 0:
                 t_loss = t_loss + self._penalty(self.mine.critic, self.mi_penalty, x_all, target_all)
             mi_grads = self._step_critic(opt_t, t_loss, g_params)
@@ -334,14 +332,12 @@ class InfoGAN(GANModule):
         assert estimator is not None
         # The callback owns and trains T (and its moving average); the generator's step must not touch them.
         with frozen(estimator):
-            return estimator.loss(
-                self._gather(fake), self._gather(target), update_ema=False, generator=self.random_stream
-            )
+            return estimator.loss(self._gather(fake), self._gather(target), update_ema=False, rng=self.random_stream)
 
     @override
-    def _evaluate(self, batch: Any, stage: str, generator: torch.Generator) -> dict[str, Any]:
+    def _evaluate(self, batch: Any, stage: str, rng: torch.Generator) -> dict[str, Any]:
         n = self._real(batch).shape[0]
-        z, code = self._latent(n, generator)
+        z, code = self._latent(n, rng)
         target = self._target(z, code)
         fake = self.generator(z)
         self._update_mode_coverage(fake)
@@ -351,7 +347,7 @@ class InfoGAN(GANModule):
             mi = self._per_seed(self._q_information, q_out, code)
         elif self.estimator is not None and n > 1:
             # On the global batch, as in training: the same value for any number of processes.
-            mi = self.estimator(self._gather(fake), self._gather(target), generator)
+            mi = self.estimator(self._gather(fake), self._gather(target), rng)
         if mi is not None:
             self._log_values(stage, {"mi": mi}, sync_dist=True)
         return {OUTPUTS_KEY: {self.mi_pair_name: (fake, target)}}  # for a MutualInformationMonitor's held-out value

@@ -40,18 +40,18 @@ class LatentCode:
         self.continuous_dim, self.continuous = int(continuous_dim), continuous
         self.dim = sum(self.categorical_dims) + self.continuous_dim
 
-    def sample(self, n: int, device: torch.device | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` codes ``(n, dim)``, drawn from ``generator`` (default: the global stream)."""
+    def sample(self, n: int, device: torch.device | None = None, rng: torch.Generator | None = None) -> Tensor:
+        """``n`` codes ``(n, dim)``, drawn from ``rng`` (default: the global stream)."""
         parts = [
-            F.one_hot(torch.randint(k, (n,), device=device, generator=generator), k).to(torch.get_default_dtype())
+            F.one_hot(torch.randint(k, (n,), device=device, generator=rng), k).to(torch.get_default_dtype())
             for k in self.categorical_dims
         ]
         if self.continuous_dim:
             shape = (n, self.continuous_dim)
             u = (
-                torch.rand(shape, device=device, generator=generator) * 2 - 1
+                torch.rand(shape, device=device, generator=rng) * 2 - 1
                 if self.continuous == "uniform"
-                else torch.randn(shape, device=device, generator=generator)
+                else torch.randn(shape, device=device, generator=rng)
             )
             parts.append(u)
         return torch.cat(parts, dim=1) if parts else torch.zeros(n, 0, device=device)

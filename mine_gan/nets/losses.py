@@ -57,7 +57,7 @@ def gradient_penalty(
     *context: Tensor,
     fake: Tensor | tuple[Tensor, ...] | None = None,
     points: PenaltyPoints = "real",
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     mix: Tensor | None = None,
     reduction: Literal["mean", "none"] = "mean",
 ) -> Tensor:
@@ -85,8 +85,8 @@ def gradient_penalty(
         context: further inputs of ``critic``, each ``(N, ...)``, not differentiated.
         fake: generated points of ``x``'s structure and shapes, needed for ``points="interpolates"``.
         points: where the gradient is taken.
-        generator: random stream of the interpolation weights.
-        mix: the interpolation weights ``u`` ``(N,)`` themselves (then ``generator`` is not used).
+        rng: random stream of the interpolation weights.
+        mix: the interpolation weights ``u`` ``(N,)`` themselves (then ``rng`` is not used).
         reduction: ``"mean"`` over the batch, or ``"none"`` for the ``(N,)`` squared norms (a multi-seed
             batch averages them per seed).
 
@@ -115,7 +115,7 @@ def gradient_penalty(
                 f"got {None if fake is None else [tuple(f.shape) for f in fakes]}"
             )
         if mix is None:
-            mix = torch.rand(n, generator=generator, device=inputs[0].device, dtype=inputs[0].dtype)
+            mix = torch.rand(n, generator=rng, device=inputs[0].device, dtype=inputs[0].dtype)
         # One u per row for every part: a pair is interpolated as one point of the joint space.
         weights = [mix.view((n,) + (1,) * (t.ndim - 1)) for t in inputs]
         inputs = tuple(u * t.detach() + (1 - u) * f.detach() for u, t, f in zip(weights, inputs, fakes, strict=True))

@@ -69,7 +69,7 @@ def test_mode_histogram_counts_match_mode_coverage(tmp_path):
     # The callback's streams: batch k of 200 samples from seeded_generator(seed, k), whatever the world size.
     reference = ModeCoverage(trainer.datamodule.centers, trainer.datamodule.std)
     for k, n in enumerate((200, 200, 100)):
-        reference.update(model.sample(n, generator=seeded_generator(3, k)))
+        reference.update(model.sample(n, rng=seeded_generator(3, k)))
     assert counts == reference.counts.tolist()
     expected = reference.compute()
     assert histogram.result == pytest.approx({k: float(v) for k, v in expected.items()}, nan_ok=True)

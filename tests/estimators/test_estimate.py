@@ -191,7 +191,7 @@ def test_heldout_estimate_streams_chunks_to_the_whole_set_value(chunk):
     g = torch.Generator().manual_seed(0)
     x, z = torch.randn(101, 2, generator=g), torch.randn(101, 1, generator=g)
     mine = MINE(_XOnly())
-    value, stderr = heldout_estimate(mine, x, z, marginal_pairs=3, chunk=chunk, generator=g)
+    value, stderr = heldout_estimate(mine, x, z, marginal_pairs=3, chunk=chunk, rng=g)
     w = mine.critic.w.detach().double()
     t = (x.double() @ w).squeeze(1)  # the exact scores; the critic rounds each to float32
     # Every x_i appears once in the joint term and 3 times in the marginal term.

@@ -53,12 +53,12 @@ def test_gradients_match_autograd_reference(direction: str) -> None:
     weight = 0.3
     encoder, x, z = _batch()
     reg = MIRegularizer(_critic(), direction=direction, mi_weight=weight, bound="mine_biased")
-    term = reg(x, z, generator=torch.Generator().manual_seed(7))
+    term = reg(x, z, rng=torch.Generator().manual_seed(7))
     term.backward()
 
     reference = MINE(_critic(), bound="mine_biased")
     encoder_ref, x_ref, z_ref = _batch()
-    estimate = -reference.loss(x_ref, z_ref, generator=torch.Generator().manual_seed(7))
+    estimate = -reference.loss(x_ref, z_ref, rng=torch.Generator().manual_seed(7))
     critic_grads = torch.autograd.grad(-estimate, list(reference.parameters()), retain_graph=True)
     encoder_grads = torch.autograd.grad(estimate, list(encoder_ref.parameters()))
 
@@ -94,14 +94,14 @@ def test_adaptive_clip_matches_eq21() -> None:
     main_loss = 1e-3 * z.square().mean()  # a main gradient far smaller than the MI gradient: clipping acts
     params = list(encoder.parameters())
     reg = MIRegularizer(_critic(), direction="maximize", mi_weight=weight, bound="mine_biased", clip="adaptive")
-    (main_loss + reg(x, z, main_loss=main_loss, params=params, generator=torch.Generator().manual_seed(3))).backward()
+    (main_loss + reg(x, z, main_loss=main_loss, params=params, rng=torch.Generator().manual_seed(3))).backward()
 
     reference = MINE(_critic(), bound="mine_biased")
     encoder_ref, x_ref, z_ref = _batch()
     main_ref = 1e-3 * z_ref.square().mean()
     g_u = torch.autograd.grad(main_ref, list(encoder_ref.parameters()), retain_graph=True)
     g_m = torch.autograd.grad(
-        reference.loss(x_ref, z_ref, generator=torch.Generator().manual_seed(3)), list(encoder_ref.parameters())
+        reference.loss(x_ref, z_ref, rng=torch.Generator().manual_seed(3)), list(encoder_ref.parameters())
     )
     assert global_norm(g_m) > 10 * global_norm(g_u)  # the premise of this test
     expected = [u + weight * a for u, a in zip(g_u, adaptive_clip(g_u, g_m), strict=True)]
@@ -166,13 +166,13 @@ def test_critic_bound_rises_in_both_directions(direction: str) -> None:
     reg = MIRegularizer(_critic(dim=2), direction=direction, mi_weight=1.0)
     optimizer = torch.optim.Adam(reg.parameters(), lr=5e-3)
     x_eval, z_eval = x[1000:], z[1000:].detach()
-    before, _ = heldout_estimate(reg.estimator, x_eval, z_eval, generator=torch.Generator().manual_seed(0))
+    before, _ = heldout_estimate(reg.estimator, x_eval, z_eval, rng=torch.Generator().manual_seed(0))
     for _ in range(150):
         idx = torch.randint(0, 1000, (256,), generator=g)
         optimizer.zero_grad()
         reg(x[idx], z[idx]).backward()
         optimizer.step()
-    after, _ = heldout_estimate(reg.estimator, x_eval, z_eval, generator=torch.Generator().manual_seed(0))
+    after, _ = heldout_estimate(reg.estimator, x_eval, z_eval, rng=torch.Generator().manual_seed(0))
     assert z.grad is not None and z.grad.abs().sum() > 0  # the model side was active
     assert before < 0.2 and after > 0.6 * truth
 

@@ -77,7 +77,7 @@ def test_training_keeps_the_best_validated_state_and_stops_at_a_plateau():
         validate=lambda _: next(scores),
         every=10,
         stopper=PlateauStopper(patience=3),
-        generator=g,
+        rng=g,
     )
     assert (run.stop_reason, run.steps_taken, run.best_step) == ("plateau", 40, 10)
     assert run.history["step"] == [10, 20, 30, 40] and run.history["valid"] == [0.3, 0.2, 0.2, 0.2]

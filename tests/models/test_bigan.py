@@ -233,7 +233,7 @@ def test_fits_digits_with_conv_nets(trainer_factory):
     assert all(torch.isfinite(logged[f"train/{k}"]) for k in ("d_loss", "g_loss", "mi", "recon_error"))
     x_val, _ = next(iter(dm.val_dataloader()))
     torch.testing.assert_close(logged["val/recon_error"], _reconstruction_error(model, x_val))
-    samples = model.sample(2, generator=torch.Generator().manual_seed(0))
+    samples = model.sample(2, rng=torch.Generator().manual_seed(0))
     assert samples.shape == (2, 1, 16, 16) and samples.min() >= -1 and samples.max() <= 1
     assert model.noise_dim == LATENT
 

@@ -230,7 +230,7 @@ def test_fits_digits_with_conv_nets(trainer_factory, mi):
     trainer.fit(model, dm)
     assert all(_changed(getattr(model, name), b) for name, b in before.items())  # with mi="q", D holds Q's head
     assert all(torch.isfinite(trainer.callback_metrics[k]) for k in ("train/d_loss", "train/g_loss", "train/mi"))
-    samples = model.sample(4, generator=torch.Generator().manual_seed(0))
+    samples = model.sample(4, rng=torch.Generator().manual_seed(0))
     assert samples.shape == (4, 1, 16, 16) and samples.min() >= -1 and samples.max() <= 1  # the data's range
 
 
@@ -240,6 +240,21 @@ def test_sample_and_code_traversal_shapes():
     traversal = model.code_traversal(4)
     assert traversal.shape == (CODE, 4, 1, 28, 28)
     assert model.training  # sampling restores the mode it found
+
+
+def test_random_streams_are_rng_not_generator():
+    """``generator`` is the G network; a ``torch.Generator`` argument is ``rng`` everywhere."""
+    model = mlp_infogan()
+    draws = [model.sample(3, rng=torch.Generator().manual_seed(0)) for _ in range(2)]
+    torch.testing.assert_close(draws[0], draws[1])
+    torch.testing.assert_close(
+        model.code_traversal(2, rng=torch.Generator().manual_seed(1)),
+        model.code_traversal(2, rng=torch.Generator().manual_seed(1)),
+    )
+    with pytest.raises(TypeError, match="`rng`"):
+        model.sample(3, generator=torch.Generator())
+    with pytest.raises(TypeError, match="generator"):
+        model.code_traversal(2, generator=torch.Generator())
 
 
 def test_code_traversal_varies_one_code_dimension_per_row():

@@ -106,7 +106,7 @@ def test_seeds_batched_equal_separate_single_runs(case, tmp_path):
         one = batched.model.seed_module(index)
         stream = lambda: torch.Generator().manual_seed(123)  # noqa: E731
         torch.testing.assert_close(
-            one.sample(256, generator=stream()), single.model.sample(256, generator=stream()), rtol=1e-6, atol=1e-9
+            one.sample(256, rng=stream()), single.model.sample(256, rng=stream()), rtol=1e-6, atol=1e-9
         )
 
 
