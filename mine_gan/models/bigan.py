@@ -63,7 +63,8 @@ class BiGAN(GANModule):
             and ``(G(z), z)``, one weight ``u`` for both parts of a pair.
         mi_penalty: ``γ`` of the zero-centred penalty ``(γ/2) E‖∇_x T(x, E(x))‖²`` on MINE's ``T`` (in ``x``
             only, as in InfoGAN).
-        lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``.
+        lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``;
+            ``"none"`` keeps them (``"exponential"``, the information bottleneck's per-epoch decay, is refused).
         lr_g, lr_d, lr_mi: Adam learning rates (generator and encoder share ``lr_g``).
         betas: Adam's betas.
     """

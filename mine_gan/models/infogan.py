@@ -75,7 +75,8 @@ class InfoGAN(GANModule):
         d_penalty: ``γ`` of the zero-centred gradient penalty ``(γ/2) E‖∇_x D‖²`` on the discriminator.
         d_penalty_points: ``"real"`` (R1, Mescheder et al. 2018) or ``"interpolates"`` of real and fake.
         mi_penalty: ``γ`` of the same penalty on ``T`` at the joint samples.
-        lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``.
+        lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``;
+            ``"none"`` keeps them (``"exponential"``, the information bottleneck's per-epoch decay, is refused).
         lr_g, lr_d, lr_mi: Adam learning rates of generator, discriminator (and Q head), critic.
         betas: Adam's betas for all three.
     """

@@ -118,6 +118,10 @@ def test_mi_target_latent_measures_the_whole_latent():
         ({"d_penalty": -1.0}, "`d_penalty` must be >= 0"),
         ({"d_penalty_points": "fake"}, "`d_penalty_points` must be one of"),
         ({"lr_decay": "cosine"}, "`lr_decay` must be one of"),
+        # the bottleneck's per-epoch decay: a GAN's schedule runs per iteration
+        ({"lr_decay": "exponential"}, r"`lr_decay` must be one of \['none', 'linear'\], got 'exponential'"),
+        ({"clip": True}, r"`clip` must be one of \['adaptive', None\], got True"),
+        ({"mi_weight": -1.0}, "`mi_weight` must be >= 0, got -1.0"),
         ({"mi_target": "noise"}, "`mi_target` must be one of"),
     ],
 )
