@@ -108,6 +108,20 @@ def test_ddp_reduction_equals_one_process(digit_classifier_32, correct_test_digi
         torch.testing.assert_close(value, whole.compute()[key])
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
+def test_samples_of_any_dtype_score_as_float32(digit_classifier_32, correct_test_digits, dtype):
+    """A GAN trained at `--trainer.precision=64-true`, `bf16-true` or `16-true` hands over samples in its dtype."""
+    classifier, _ = digit_classifier_32
+    triplets = torch.randint(10, (60, 3), generator=torch.Generator().manual_seed(0))
+    samples = _stacks(correct_test_digits, triplets).to(dtype)  # the values the GAN produced, in its dtype
+    reference = to_tanh_range(mnist5k_splits()["train"][0][:100], 32)
+    as_float32, as_dtype = (StackedModeCoverage(classifier=classifier, reference=reference) for _ in range(2))
+    as_float32.update(samples.float())
+    as_dtype.update(samples)
+    for key, value in as_float32.compute().items():
+        torch.testing.assert_close(as_dtype.compute()[key], value, rtol=0, atol=0, msg=key)
+
+
 def test_default_classifier_comes_from_the_cache(digit_classifier_cache, digit_classifier_32):
     cached = next(digit_classifier_cache.glob("digit_classifier_*_s32_*.pt"))
     stamp = cached.stat().st_mtime_ns

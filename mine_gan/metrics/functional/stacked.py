@@ -147,6 +147,8 @@ def _stacked_update(
     """Sums of one batch: mode ``counts`` ``(num_modes,)``, ``total`` stacks, ``confident`` and ``channels``
     counts, and, ``with_features``, the :func:`feature_moments` of the channels' classifier features."""
     _check_images(images)
+    # Samples come in the GAN's dtype (float64, bfloat16 under `--trainer.precision`); the classifier has its own.
+    images = images.to(next(classifier.parameters()).dtype)
     features = classifier.embed(_channels(images)) if with_features else None
     # One pass through the classifier's body serves both the labels and the Fréchet features.
     logits = classifier.classify_features(features) if features is not None else classifier(_channels(images))
