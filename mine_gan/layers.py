@@ -43,12 +43,14 @@ def mlp(
     out_act: str | None = None,
     batch_norm: bool = False,
     spectral_norm: bool = False,
+    dropout: float = 0.0,
 ) -> nn.Sequential:
     """Multi-layer perceptron ``in_dim → hidden_dims… → out_dim`` with ``act`` between layers.
 
     ``batch_norm`` puts a :class:`~torch.nn.BatchNorm1d` after each hidden linear layer (PacGAN's MLP
     generator); ``spectral_norm`` divides every linear layer's weight by its largest singular value
-    (Miyato et al., ICLR 2018), which bounds a discriminator's Lipschitz constant.
+    (Miyato et al., ICLR 2018), which bounds a discriminator's Lipschitz constant. ``dropout`` zeroes each
+    hidden unit with that probability in training (Srivastava et al., JMLR 2014).
 
     Example:
         >>> mlp(4, [8], 1)
@@ -61,11 +63,14 @@ def mlp(
     for name, value in (("in_dim", in_dim), ("out_dim", out_dim), *(("hidden_dims", h) for h in hidden_dims)):
         if int(value) <= 0:
             raise ValueError(f"`{name}` must be positive, got {value}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1), got {dropout}")
     layers: list[nn.Module] = []
     dims = [in_dim, *hidden_dims]
     for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
         normalization = [nn.BatchNorm1d(d_out)] if batch_norm else []
-        layers += [linear(d_in, d_out, spectral_norm), *normalization, activation(act)]
+        regularization = [nn.Dropout(dropout)] if dropout > 0 else []
+        layers += [linear(d_in, d_out, spectral_norm), *normalization, activation(act), *regularization]
     layers.append(linear(dims[-1], out_dim, spectral_norm))
     if out_act is not None:
         layers.append(activation(out_act))

@@ -1,22 +1,23 @@
-"""Choose β and the noise scale of each MINE-IB encoder by validation accuracy, never by test error.
+"""Choose every bottleneck row's β, dropout rate and learning rate on the validation split, never on test.
 
-Every candidate of ``GRID`` is trained on the tuning seeds (disjoint from the seeds of the table that
-``run.py`` reports) and scored by its mean validation accuracy, ties broken by the lower I(X; Z) estimate.
-The winner of each encoder kind is what ``run.py``'s ``VARIANTS`` should hold; this script prints the
-table and the winners, and writes ``results/tuning_<scale>.{csv,md}``.
+Each method of ``GRID`` gets the same learning rates; the regularized ones their β (or dropout rate) on top.
+Every candidate trains on the tuning seeds 100-102, disjoint from the seeds ``run.py`` reports, and each
+method keeps the candidate with the lowest mean **validation** error, ties broken by the lower ``I(X; Z)``.
+Test error is recorded for the β curves (``results/beta_<scale>.png``: test error and the independent
+``I(X; Z)`` against β for deep VIB and MINE-IB at their chosen learning rate) but never chooses anything.
+The winners are what ``run.py``'s ``VARIANTS`` hold.
 
-    python experiments/bottleneck/tune.py --workers 2               # digits, seeds 100-104
+    python experiments/bottleneck/tune.py                 # mnist5k, seeds 100-102, 2 processes
+    python experiments/bottleneck/tune.py --resume        # keep the finished candidates, run the rest
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import multiprocessing
+import math
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,75 +27,108 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from harness import write_meta  # noqa: E402
-from run import RESULTS, run_job  # noqa: E402
+from run import BASELINE, RESULTS, VIB, run_rows  # noqa: E402
 
-# Candidates per encoder kind: InformationBottleneck arguments overriding the config's model.
+LEARNING_RATES = (3e-4, 1e-3)
+BETAS = (1e-4, 1e-3, 1e-2, 1e-1)
+# Candidates per method: InformationBottleneck arguments overriding the config's model.
 GRID: dict[str, list[dict[str, Any]]] = {
-    "deterministic": [{"encoder": "gaussian", "mi_weight": 0.0}],
-    "gaussian": [
-        {"encoder": "gaussian", "mi_weight": beta, "clip": clip} for beta in (1e-3, 1e-2) for clip in (None, "adaptive")
-    ]
-    + [{"encoder": "gaussian", "mi_weight": 1e-1, "clip": "adaptive"}]
-    # A faster critic (the config's lr is 1e-3) keeps up with an encoder that descends its bound.
-    + [{"encoder": "gaussian", "mi_weight": 1e-2, "lr_mi": lr} for lr in (3e-3, 1e-2)],
-    "additive": [
-        {"encoder": "additive", "mi_weight": beta, "noise_std": std}
-        for std in (0.1, 0.25, 0.5)
-        for beta in (1e-3, 1e-2)
-    ]
-    + [{"encoder": "additive", "mi_weight": 1e-2, "noise_std": std, "lr_mi": 1e-2} for std in (0.1, 0.25)],
-    "propagated": [
-        {"encoder": "propagated", "mi_weight": beta, "noise_std": std} for std in (0.5, 1.0) for beta in (1e-3, 1e-2)
-    ]
-    + [{"encoder": "propagated", "mi_weight": 1e-2, "noise_std": 0.5, "lr_mi": 1e-2}],
+    BASELINE: [{"mi_weight": 0.0, "lr": lr} for lr in LEARNING_RATES],
+    "dropout": [{"mi_weight": 0.0, "dropout": p, "lr": lr} for p in (0.2, 0.5) for lr in LEARNING_RATES],
+    VIB: [{"mi": "vib", "mi_weight": beta, "lr": lr} for beta in BETAS for lr in LEARNING_RATES],
+    "MINE-IB": [{"mi": "mine", "mi_weight": beta, "lr": lr} for beta in BETAS for lr in LEARNING_RATES],
 }
 
 
-def label(candidate: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in candidate.items() if k != "encoder")
+def label(method: str, candidate: dict[str, Any]) -> str:
+    return f"{method}: " + ", ".join(f"{k}={v}" for k, v in candidate.items() if k != "mi")
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    return statistics.fmean(values), se
+
+
+def plot_betas(summary: dict[str, dict[str, Any]], chosen: dict[str, dict[str, Any]], path: Path) -> None:
+    """Test error and independent ``I(X; Z)`` against β, for the β methods at their chosen learning rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for color, method in enumerate((VIB, "MINE-IB")):
+        lr = chosen[method]["lr"]
+        points = sorted((c["mi_weight"], s) for c, s in ((s["candidate"], s) for s in summary.values())
+                        if s["method"] == method and c["lr"] == lr)  # fmt: skip
+        for ax, key in ((axes[0], "test_error"), (axes[1], "mi_test")):
+            ax.errorbar([b for b, _ in points], [s[key][0] for _, s in points], yerr=[s[key][1] for _, s in points],
+                        marker="o", capsize=3, color=f"C{color}", label=f"{method} (lr {lr:g})")  # fmt: skip
+    for method, style in ((BASELINE, "--"), ("dropout", ":")):
+        s = next(s for s in summary.values() if s["method"] == method and s["candidate"] == chosen[method])
+        for ax, key in ((axes[0], "test_error"), (axes[1], "mi_test")):
+            ax.axhline(s[key][0], color="k", linestyle=style, label=f"{method} (chosen)")
+    axes[0].set_ylabel("test error (%)")
+    axes[1].set_ylabel("I(X; Z), nats (independent estimate_mi, test pairs)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("β (mi_weight)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    axes[0].set_title("tuning seeds; mean ± s.e.; chosen on validation, not on this", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", choices=["digits", "mnist"], default="digits")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102, 103, 104])
+    parser.add_argument("--scale", choices=["mnist5k"], default="mnist5k")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel, one process each")
+    parser.add_argument("--resume", action="store_true", help="keep the CSV's rows of the same configuration")
     args = parser.parse_args()
     config = yaml.safe_load((HERE / "configs" / f"{args.scale}.yaml").read_text())
 
     start = time.perf_counter()
-    jobs = [(kind, label(c), c, seed) for kind, cands in GRID.items() for c in cands for seed in args.seeds]
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run_job, config, name, cand, seed) for _, name, cand, seed in jobs]
-        rows = [{"kind": kind, **future.result()} for (kind, *_), future in zip(jobs, futures, strict=True)]
+    jobs = [(label(m, c), c, seed) for seed in args.seeds for m, cands in GRID.items() for c in cands]
+    rows = run_rows(config, jobs, RESULTS / f"tuning_{args.scale}.csv", args.workers, args.resume)
     wall = time.perf_counter() - start
 
-    lines = ["| encoder | candidate | val acc (mean ± std) | I(X; Z), independent | seeds |", "|---|---|---|---|---|"]
-    winners = {}
-    for kind, cands in GRID.items():
-        scored = []
-        for cand in cands:
-            rs = [r for r in rows if r["kind"] == kind and r["variant"] == label(cand)]
-            acc = [r["val_acc"] for r in rs]
-            mi = statistics.fmean(r["mi_test"] for r in rs)
-            std = statistics.stdev(acc) if len(acc) > 1 else 0.0
-            scored.append((statistics.fmean(acc), -mi, label(cand)))
-            lines.append(f"| {kind} | {label(cand)} | {statistics.fmean(acc):.4f} ± {std:.4f} | {mi:.2f} | {len(rs)} |")
-        winners[kind] = max(scored)[2]
-    table = (
-        "\n".join(lines)
-        + "\n\nChosen (highest mean validation accuracy, then lower I(X; Z)):\n\n"
-        + "\n".join(f"- {kind}: {name}" for kind, name in winners.items())
+    summary = {}
+    for method, candidates in GRID.items():
+        for candidate in candidates:
+            mine = [r for r in rows if r["variant"] == label(method, candidate)]
+            summary[label(method, candidate)] = {
+                "method": method,
+                "candidate": candidate,
+                "seeds": len(mine),
+                **{k: mean_se([r[k] for r in mine]) for k in ("val_error", "test_error", "mi_test")},
+            }
+    chosen = {
+        method: min((s for s in summary.values() if s["method"] == method),
+                    key=lambda s: (s["val_error"][0], s["mi_test"][0]))["candidate"]
+        for method in GRID
+    }  # fmt: skip
+    lines = [
+        "| candidate | val error % (chooses) | test error % (never chooses) | I(X; Z) nats | seeds | chosen |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in summary.items():
+        cells = [f"{s[k][0]:.2f} ± {s[k][1]:.2f}" for k in ("val_error", "test_error", "mi_test")]
+        mark = "**yes**" if chosen[s["method"]] == s["candidate"] else ""
+        lines.append(f"| {name} | {' | '.join(cells)} | {s['seeds']} | {mark} |")
+    note = (
+        f"\n\n{args.scale}, tuning seeds {args.seeds}, {wall / 60:.1f} min (this sitting) with {args.workers} "
+        "worker process(es), 1 torch thread each. Mean ± standard error over seeds. Per method, the lowest mean "
+        "validation error wins (ties: lower I(X; Z)).\n\nChosen (run.py's VARIANTS):\n\n"
+        + "\n".join(f"- {method}: `{candidate}`" for method, candidate in chosen.items())
+        + "\n"
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS / f"tuning_{args.scale}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    note = f"\n\n{args.scale}, tuning seeds {args.seeds}, {wall / 60:.1f} min, {args.workers} worker process(es).\n"
-    (RESULTS / f"tuning_{args.scale}.md").write_text(table + note)
-    write_meta(RESULTS, f"tuning_{args.scale}", wall)
-    print(table + note)
+    (RESULTS / f"tuning_{args.scale}.md").write_text("\n".join(lines) + note)
+    plot_betas(summary, chosen, RESULTS / f"beta_{args.scale}.png")
+    write_meta(RESULTS, f"tuning_{args.scale}", wall, seeds=args.seeds, config={"config": config, "grid": GRID})
+    print("\n".join(lines) + note)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Pure tensor functions: MI bounds (and their streaming statistics), MINE's moving-average correction,
-adaptive gradient clipping.
+adaptive gradient clipping, deep VIB's KL upper bound.
 
 Nothing here holds state or imports the rest of the package.
 """
@@ -21,6 +21,7 @@ from mine_gan.functional.bounds import (
 )
 from mine_gan.functional.clip import adaptive_clip, global_norm
 from mine_gan.functional.ema import ema_log_update, mine_lower_bound
+from mine_gan.functional.variational import kl_to_standard_normal
 
 __all__ = [
     "SET_BOUNDS",
@@ -34,6 +35,7 @@ __all__ = [
     "ema_log_update",
     "global_norm",
     "infonce",
+    "kl_to_standard_normal",
     "jensen_shannon",
     "logmeanexp",
     "merge_bound_statistics",

@@ -3,6 +3,10 @@
 A classifier ``X → Z → Y`` with a stochastic encoder is trained on ``H(Y | Z) + β·I(X; Z)`` (Tishby et al.,
 1999): cross-entropy plus ``β`` (``mi_weight``) times MINE's estimate of ``I(X; Z)``. The encoder descends the estimate
 while MINE's critic ascends it, both through one :class:`~mine_gan.estimators.MIRegularizer` term.
+
+The baselines MINE-IB must beat are the same module: ``mi_weight=0`` is the deterministic network, ``dropout``
+adds dropout to it, and ``mi="vib"`` replaces MINE's estimate by deep VIB's analytic upper bound (Alemi et al.,
+ICLR 2017), ``E_x KL(q(z | x) ‖ N(0, I))``.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ from torchmetrics.classification import MulticlassAccuracy
 from typing_extensions import override
 
 from mine_gan.estimators import ConcatCritic, MIRegularizer
-from mine_gan.estimators.mine import Bound
+from mine_gan.estimators.mine import BOUNDS, Bound
+from mine_gan.functional import kl_to_standard_normal
 from mine_gan.layers import Activation, mlp
 from mine_gan.recipe import Clip, LRDecay, check_clip, check_lr_decay, check_mi_weight
 from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
-__all__ = ["EncoderKind", "InformationBottleneck", "StochasticEncoder"]
+__all__ = ["BottleneckMI", "EncoderKind", "InformationBottleneck", "StochasticEncoder"]
 
 EncoderKind = Literal["gaussian", "additive", "propagated"]
 ENCODER_KINDS: tuple[str, ...] = get_args(EncoderKind)
+#: How the bottleneck's ``I(X; Z)`` is estimated: MINE's critic, or deep VIB's KL upper bound.
+BottleneckMI = Literal["mine", "vib"]
 
 # Deep VIB's parametrization (Alemi et al., 2017): σ = softplus(raw − 5) starts small (≈ 0.007).
 _STD_SHIFT = 5.0
@@ -53,6 +60,7 @@ class StochasticEncoder(nn.Module):
             ``"gaussian"``, whose ``σ(x)`` is learned).
         noise_dim: features of the propagated noise (default: ``input_dim``).
         activation: hidden nonlinearity.
+        dropout: dropout probability after each hidden layer (in training mode only).
 
     Shape:
         ``(N, input_dim)`` → ``(N, z_dim)``.
@@ -74,6 +82,7 @@ class StochasticEncoder(nn.Module):
         noise_std: float = 1.0,
         noise_dim: int | None = None,
         activation: Activation = "relu",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         check_choice("encoder", kind, ENCODER_KINDS)
@@ -84,17 +93,22 @@ class StochasticEncoder(nn.Module):
         self.noise_std = noise_std
         self.noise_dim = noise_dim if kind == "propagated" else 0
         out_dim = 2 * z_dim if kind == "gaussian" else z_dim
-        self.net = mlp(input_dim + self.noise_dim, list(hidden_dims), out_dim, activation)
+        self.net = mlp(input_dim + self.noise_dim, list(hidden_dims), out_dim, activation, dropout=dropout)
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, noise_std={self.noise_std}, noise_dim={self.noise_dim}"
 
+    def gaussian(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The ``"gaussian"`` encoder's ``(μ(x), σ(x))``, each ``(N, z_dim)``."""
+        if self.kind != "gaussian":
+            raise ValueError(f"only the 'gaussian' encoder has a mean and a std, this one is {self.kind!r}")
+        mean, raw_std = self.net(x).chunk(2, dim=1)
+        return mean, F.softplus(raw_std - _STD_SHIFT)
+
     def forward(self, x: Tensor, stochastic: bool = True) -> Tensor:
         if self.kind == "gaussian":
-            mean, raw_std = self.net(x).chunk(2, dim=1)
-            if not stochastic:
-                return mean
-            return mean + F.softplus(raw_std - _STD_SHIFT) * torch.randn_like(mean)
+            mean, std = self.gaussian(x)
+            return mean + std * torch.randn_like(mean) if stochastic else mean
         if self.kind == "additive":
             return self.net(x + self.noise_std * torch.randn_like(x) if stochastic else x)
         noise = x.new_zeros(x.shape[0], self.noise_dim)
@@ -116,12 +130,18 @@ class InformationBottleneck(pl.LightningModule):
     reversal), in the same optimizer step.
 
     ``mi_weight=0`` is the deterministic baseline: no noise (unless ``stochastic=True``) and no MI gradient on
-    the encoder; the critic is still trained, so ``train/mi`` is logged for the baseline too.
+    the encoder; the critic is still trained, so ``train/mi`` is logged for the baseline too. ``dropout > 0`` with
+    ``mi_weight=0`` is the dropout baseline.
+
+    ``mi="vib"`` is deep VIB (Alemi et al., 2017): the ``"gaussian"`` encoder descends
+    ``β · E_x KL(q(z | x) ‖ N(0, I))``, an analytic upper bound on ``I(X; Z)``, logged as ``train/kl``. MINE's
+    critic then only watches (it is trained, and logs ``train/mi``, but sends no gradient to the encoder), so every
+    variant reports the same MI estimate.
 
     Predictions average the softmax over ``eval_samples`` draws of ``Z`` (deep VIB's protocol).
 
     Logs ``train/ce``, ``train/acc``, ``train/mi`` (MINE's batch estimate of ``I(X; Z)``, nats),
-    ``train/loss``, ``val/ce``, ``val/acc``, ``val/mi``, ``test/acc``, ``test/error`` (``1 − acc``).
+    ``train/kl`` (``mi="vib"``), ``train/loss``, ``val/ce``, ``val/acc``, ``val/mi``, ``test/acc``, ``test/error`` (``1 − acc``).
 
     Args:
         input_dim: features of ``x``; image batches are flattened (e.g. 64 for 8×8 digits, 784 for MNIST).
@@ -129,14 +149,15 @@ class InformationBottleneck(pl.LightningModule):
         encoder: ``"gaussian"``, ``"additive"`` or ``"propagated"`` (see :class:`StochasticEncoder`).
         hidden_dims: hidden widths of the encoder.
         z_dim: features of the bottleneck ``Z``.
-        mi_weight: ``β ≥ 0``, the weight of ``I(X; Z)``.
+        mi_weight: ``β ≥ 0``, the weight of ``I(X; Z)`` (of its KL upper bound for ``mi="vib"``).
+        mi: ``"mine"`` (MINE-IB, §5.3) or ``"vib"`` (deep VIB's KL to ``N(0, I)``; ``"gaussian"`` encoder only).
         noise_std: scale of the input / propagated noise (``"additive"``, ``"propagated"``).
         noise_dim: features of the propagated noise (default ``input_dim``).
         stochastic: draw noise in the encoder; default: ``mi_weight > 0``.
         critic: the statistics network ``T(x, z)``; default
             :class:`~mine_gan.estimators.ConcatCritic` ``(input_dim, z_dim, (512, 512))``.
-        bound: MINE's bound (``"mine"``: Donsker–Varadhan with the moving-average gradient, §3.2).
-        ema_decay: decay of MINE's moving average.
+        mi_bound: MINE's bound (``"mine"``: Donsker–Varadhan with the moving-average gradient, §3.2).
+        mi_ema_decay: decay of MINE's moving average.
         clip: ``"adaptive"``: adaptive gradient clipping (eq. 21) of the MI gradient against the
             cross-entropy's on the encoder; ``None``: no clipping.
         lr: Adam's learning rate for encoder and decoder.
@@ -148,6 +169,7 @@ class InformationBottleneck(pl.LightningModule):
         lr_decay_rate: the per-epoch factor of ``lr_decay="exponential"``, in ``(0, 1]``.
         eval_samples: draws of ``Z`` averaged in predictions.
         activation: hidden nonlinearity of the encoder.
+        dropout: dropout probability after each hidden layer of the encoder.
 
     Example:
         >>> model = InformationBottleneck(input_dim=64, hidden_dims=(32,), z_dim=8, mi_weight=1e-3)
@@ -163,12 +185,13 @@ class InformationBottleneck(pl.LightningModule):
         hidden_dims: Sequence[int] = (1024, 1024),
         z_dim: int = 256,
         mi_weight: float = 1e-3,
+        mi: BottleneckMI = "mine",
         noise_std: float = 1.0,
         noise_dim: int | None = None,
         stochastic: bool | None = None,
         critic: nn.Module | None = None,
-        bound: Bound = "mine",
-        ema_decay: float = 0.99,
+        mi_bound: Bound = "mine",
+        mi_ema_decay: float = 0.99,
         clip: Clip | None = None,
         lr: float = 1e-4,
         lr_mi: float | None = None,
@@ -177,6 +200,7 @@ class InformationBottleneck(pl.LightningModule):
         lr_decay_rate: float = 0.985,
         eval_samples: int = 12,
         activation: Activation = "relu",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         for name, value in (("input_dim", input_dim), ("z_dim", z_dim), ("lr", lr), ("eval_samples", eval_samples)):
@@ -184,7 +208,14 @@ class InformationBottleneck(pl.LightningModule):
         if num_classes < 2:
             raise ValueError(f"`num_classes` must be >= 2, got {num_classes}")
         check_mi_weight(mi_weight)
+        check_choice("mi", mi, get_args(BottleneckMI))
+        check_choice("mi_bound", mi_bound, BOUNDS)
+        check_choice("encoder", encoder, ENCODER_KINDS)
+        if mi == "vib" and encoder != "gaussian":
+            raise ValueError(f"deep VIB's KL needs the Gaussian encoder: mi='vib' needs encoder='gaussian', got {encoder!r}")
         check_clip(clip)
+        if mi == "vib" and clip is not None:
+            raise ValueError(f"`clip` clips MINE's gradient (eq. 21); with mi='vib' set clip=None, got {clip!r}")
         if lr_mi is not None:
             check_positive("lr_mi", lr_mi)
         check_lr_decay(lr_decay)
@@ -192,12 +223,20 @@ class InformationBottleneck(pl.LightningModule):
         check_positive("lr_decay_rate", lr_decay_rate)
         self.save_hyperparameters(ignore=["critic"])
         self.stochastic = mi_weight > 0 if stochastic is None else bool(stochastic)
-        self.encoder = StochasticEncoder(input_dim, z_dim, hidden_dims, encoder, noise_std, noise_dim, activation)
+        self.encoder = StochasticEncoder(
+            input_dim, z_dim, hidden_dims, encoder, noise_std, noise_dim, activation, dropout=dropout
+        )
         self.decoder = nn.Linear(z_dim, num_classes)
         if critic is None:
             critic = ConcatCritic(input_dim, z_dim, hidden_dims=(512, 512))
+        # With mi="vib" MINE only watches: its weight is 0, so the encoder gets the KL's gradient alone.
         self.regularizer = MIRegularizer(
-            critic, direction="minimize", mi_weight=mi_weight, bound=bound, ema_decay=ema_decay, clip=clip
+            critic,
+            direction="minimize",
+            mi_weight=mi_weight if mi == "mine" else 0.0,
+            bound=mi_bound,
+            ema_decay=mi_ema_decay,
+            clip=clip,
         )
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -248,7 +287,13 @@ class InformationBottleneck(pl.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         x = self._flat(x)
-        z = self.encoder(x, self.stochastic)
+        if self.hparams.mi == "vib":
+            mean, std = self.encoder.gaussian(x)
+            z = mean + std * torch.randn_like(mean) if self.stochastic else mean
+            kl = kl_to_standard_normal(mean, std).mean()
+            self.log("train/kl", kl.detach(), on_step=False, on_epoch=True)
+        else:
+            z = self.encoder(x, self.stochastic)
         logits = self.decoder(z)
         ce = F.cross_entropy(logits, y)
         if self.hparams.clip is not None:
@@ -256,6 +301,8 @@ class InformationBottleneck(pl.LightningModule):
         else:
             mi_term = self.regularizer(x, z)
         loss = ce + mi_term
+        if self.hparams.mi == "vib":
+            loss = loss + self.hparams.mi_weight * kl
         self.train_acc(logits, y)
         # Epoch means: one batch's MINE estimate is too noisy to read.
         self.log("train/ce", ce, on_step=False, on_epoch=True, prog_bar=True)

@@ -124,6 +124,54 @@ def test_images_are_flattened_and_clip_trains() -> None:
     torch.testing.assert_close(_norm(applied), beta * _norm(g_u), rtol=1e-4, atol=1e-7)
 
 
+def test_vib_step_is_cross_entropy_plus_beta_kl_and_mine_only_watches() -> None:
+    """``mi="vib"``: the encoder's gradient is that of ``CE + β·KL(q(z|x) ‖ N(0, I))`` (deep VIB), with no MINE
+    term; MINE's critic still ascends its bound, so ``train/mi`` is the same monitor as for every variant."""
+    torch.manual_seed(0)
+    beta = 0.5
+    model = _model(cls=_RecordingBottleneck, mi="vib", mi_weight=beta)
+    with torch.no_grad():  # a visible σ(x): deep VIB's shift starts it at ≈ 0.007, where the KL's gradient is tiny
+        model.encoder.net[-1].bias[16:].fill_(5.0)
+    reference = copy.deepcopy(model)
+    trainer = _trainer(max_steps=2, limit_val_batches=0)
+    trainer.fit(model, Digits(image_size=8, flatten=True, batch_size=32))
+    assert {"train/kl", "train/mi", "train/ce"} <= trainer.callback_metrics.keys()
+
+    x, y = model.first_batch
+    torch.set_rng_state(model.first_rng_state)
+    mean, raw_std = reference.encoder.net(x).chunk(2, dim=1)
+    std = torch.nn.functional.softplus(raw_std - 5.0)
+    z = mean + std * torch.randn_like(mean)
+    kl = torch.distributions.kl_divergence(  # the analytic KL, from torch's own table
+        torch.distributions.Normal(mean, std), torch.distributions.Normal(0.0, 1.0)
+    ).sum(dim=1).mean()
+    ce = torch.nn.functional.cross_entropy(reference.decoder(z), y)
+    critic_loss = reference.regularizer.estimator.loss(x, z.detach())
+    encoder = list(reference.encoder.parameters())
+    g_encoder = torch.autograd.grad(ce + beta * kl, encoder, retain_graph=True)
+    g_kl = torch.autograd.grad(kl, encoder, retain_graph=True)
+    g_critic = torch.autograd.grad(critic_loss, list(reference.regularizer.parameters()))
+    assert _norm(g_kl) > 0.1 * _norm(g_encoder)  # the KL's share is not negligible on this step
+    for (n, _), g in zip(reference.encoder.named_parameters(), g_encoder, strict=True):
+        torch.testing.assert_close(model.first_grads[f"encoder.{n}"], g, rtol=1e-4, atol=1e-6, msg=n)
+    for (n, _), g in zip(reference.regularizer.named_parameters(), g_critic, strict=True):
+        torch.testing.assert_close(model.first_grads[f"regularizer.{n}"], g, rtol=1e-4, atol=1e-6, msg=n)
+
+
+def test_dropout_is_on_in_training_only() -> None:
+    """The dropout baseline: dropout after every hidden layer of the encoder, off in evaluation."""
+    torch.manual_seed(0)
+    model = _model(mi_weight=0.0, dropout=0.5)
+    dropouts = [m for m in model.encoder.net if isinstance(m, torch.nn.Dropout)]
+    assert [m.p for m in dropouts] == [0.5, 0.5]
+    x = torch.randn(8, 64)
+    model.train()
+    assert not torch.equal(model.encode(x), model.encode(x))
+    model.eval()
+    assert torch.equal(model.encode(x), model.encode(x))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in _model(mi_weight=0.0).encoder.net)
+
+
 @pytest.mark.parametrize("kind", ["gaussian", "additive", "propagated"])
 def test_noise_is_on_only_when_stochastic(kind: str) -> None:
     torch.manual_seed(0)
@@ -168,7 +216,11 @@ def test_mnist_without_files_fails_before_training(tmp_path) -> None:
         ({"lr_decay": 0.985}, "`lr_decay` must be one of"),
         ({"lr_decay_rate": 1.5}, r"`lr_decay_rate` must be in \[0, 1\]"),
         ({"noise_std": -1.0}, "`noise_std` must be >= 0"),
-        ({"bound": "kl"}, "`bound` must be one of"),
+        ({"mi_bound": "kl"}, "`mi_bound` must be one of"),
+        ({"mi": "vib", "encoder": "additive"}, "mi='vib' needs encoder='gaussian', got 'additive'"),
+        ({"mi": "vib", "clip": "adaptive"}, "with mi='vib' set clip=None, got 'adaptive'"),
+        ({"mi": "q"}, "`mi` must be one of"),
+        ({"dropout": 1.0}, r"`dropout` must be in \[0, 1\), got 1.0"),
         ({"num_classes": 1}, "`num_classes` must be >= 2"),
     ],
 )
