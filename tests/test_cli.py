@@ -23,7 +23,7 @@ SMOKE = [
     "ring8/gan_q.yaml",
     "stacked_digits/gan_mine.yaml",
     "bigan_digits/bigan_mine.yaml",
-    "bottleneck/configs/digits.yaml",
+    "bottleneck/configs/mnist5k.yaml",
 ]
 MIXTURE_VARIANTS = ("gan", "gan_mine", "gan_mine_noclip", "gan_q")
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]

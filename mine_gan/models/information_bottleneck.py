@@ -212,7 +212,9 @@ class InformationBottleneck(pl.LightningModule):
         check_choice("mi_bound", mi_bound, BOUNDS)
         check_choice("encoder", encoder, ENCODER_KINDS)
         if mi == "vib" and encoder != "gaussian":
-            raise ValueError(f"deep VIB's KL needs the Gaussian encoder: mi='vib' needs encoder='gaussian', got {encoder!r}")
+            raise ValueError(
+                f"deep VIB's KL needs the Gaussian encoder: mi='vib' needs encoder='gaussian', got {encoder!r}"
+            )
         check_clip(clip)
         if mi == "vib" and clip is not None:
             raise ValueError(f"`clip` clips MINE's gradient (eq. 21); with mi='vib' set clip=None, got {clip!r}")

@@ -122,9 +122,7 @@ def clip_mi_gradients(
     return g_u, g_a, norms
 
 
-def local_gradients(
-    module: Any, loss: Tensor, params: Sequence[Tensor], retain_graph: bool = False
-) -> list[Tensor]:
+def local_gradients(module: Any, loss: Tensor, params: Sequence[Tensor], retain_graph: bool = False) -> list[Tensor]:
     """This process's gradient of ``loss`` w.r.t. ``params`` (zeros where unused), DDP's reducer kept out.
 
     ``module`` is a LightningModule with manual optimization: the backward goes through its
