@@ -1,0 +1,93 @@
+"""``mine-gan fit --seeds`` against single runs: the issue's two commands per config, compared column by column.
+
+For each config, seed ``k`` of one batched run (``--seeds 0,...``) must log what ``--seed_everything=k`` logs
+alone: ``train/d_loss``, ``train/g_loss`` and ``train/mi`` at every logged step, in float64
+(``--trainer.precision=64-true``), one epoch of ``--batches`` batches, logged every 10 steps. Prints, per
+config and column, the largest relative difference over steps and the number of steps compared; the target is
+1e-6.
+
+Writes ``benchmarks/results/seeds_equality.txt`` and ``seeds_equality_meta.json`` (commit, command).
+
+    python benchmarks/seeds_equality.py            # gaussians25/gan_mine.yaml and bigan_digits/bigan_mine.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CONFIGS = ("experiments/gaussians25/gan_mine.yaml", "experiments/bigan_digits/bigan_mine.yaml")
+COLUMNS = ("train/d_loss", "train/g_loss", "train/mi")
+
+
+def fit(config: str, seed_args: list[str], run_dir: Path, batches: int) -> None:
+    args = [
+        sys.executable, "-m", "mine_gan", "fit", "--config", str(ROOT / config), *seed_args,
+        "--trainer.precision=64-true", "--trainer.max_epochs=1", f"--trainer.limit_train_batches={batches}",
+        "--trainer.log_every_n_steps=10", "--trainer.limit_val_batches=0", "--trainer.enable_progress_bar=false",
+        "--trainer.logger=CSVLogger", f"--trainer.logger.init_args.save_dir={run_dir.parent}",
+        f"--trainer.logger.init_args.name={run_dir.name}", "--trainer.logger.init_args.version=run",
+        "--torch_threads=1",
+    ]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, cwd=run_dir.parent, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+
+
+def logged(path: Path) -> dict[tuple[str, int], float]:
+    with open(path) as f:
+        return {(c, int(r["step"])): float(r[c]) for r in csv.DictReader(f) for c in COLUMNS if r.get(c)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--batches", type=int, default=100)
+    args = p.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    start = time.time()
+    lines = [
+        f"Seed k of `mine-gan fit --seeds {','.join(map(str, args.seeds))}` against `--seed_everything=k`, "
+        f"float64, {args.batches} batches, logged every 10 steps. Commit {commit[:7]}.",
+        "",
+        "| config | seed | column | steps compared | max relative difference |",
+        "|---|---|---|---|---|",
+    ]
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as work:
+        for config in CONFIGS:
+            name = Path(config).parent.name
+            batched = Path(work) / f"{name}_batched"
+            fit(config, ["--seeds", ",".join(map(str, args.seeds))], batched, args.batches)
+            for seed in args.seeds:
+                single = Path(work) / f"{name}_seed{seed}"
+                fit(config, [f"--seed_everything={seed}"], single, args.batches)
+                a = logged(batched / "run" / f"seed_{seed}" / "metrics.csv")
+                b = logged(single / "run" / "metrics.csv")
+                if a.keys() != b.keys():
+                    raise RuntimeError(f"{config} seed {seed}: logged steps differ: {sorted(a.keys() ^ b.keys())[:5]}")
+                for column in COLUMNS:
+                    keys = [k for k in a if k[0] == column]
+                    rel = max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-12) for k in keys) if keys else float("nan")
+                    worst = max(worst, rel)
+                    lines.append(f"| {config} | {seed} | {column} | {len(keys)} | {rel:.1e} |")
+    lines += ["", f"Largest relative difference: {worst:.1e} (target 1e-6)."]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "seeds_equality.txt").write_text("\n".join(lines) + "\n")
+    meta = {"commit": commit, "command": "python benchmarks/seeds_equality.py " + " ".join(sys.argv[1:]),
+            "wall_seconds": round(time.time() - start, 1),
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
+    (RESULTS / "seeds_equality_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
