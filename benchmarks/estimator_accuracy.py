@@ -28,8 +28,10 @@ import torch
 from mine_gan import estimate_mi
 from mine_gan.data.correlated_gaussians import correlated_gaussians, gaussian_mi
 
-RHOS = {2: [-0.99, -0.9, -0.75, -0.57, -0.3, 0.0, 0.3, 0.57, 0.75, 0.9, 0.99],
-        20: [-0.75, -0.57, -0.3, 0.0, 0.3, 0.57, 0.75]}
+RHOS = {
+    2: [-0.99, -0.9, -0.75, -0.57, -0.3, 0.0, 0.3, 0.57, 0.75, 0.9, 0.99],
+    20: [-0.75, -0.57, -0.3, 0.0, 0.3, 0.57, 0.75],
+}
 
 
 def main() -> None:
@@ -46,16 +48,20 @@ def main() -> None:
         lines.append(line)
         print(line, flush=True)
 
-    emit(f"{platform.machine()} CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-         f"estimate_mi defaults; {args.samples} samples; seeds {args.seeds}")
+    emit(
+        f"{platform.machine()} CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"estimate_mi defaults; {args.samples} samples; seeds {args.seeds}"
+    )
     emit()
 
     x, z = correlated_gaussians(10_000, 5, 0.5, torch.Generator().manual_seed(0))
     start = time.perf_counter()
     result = estimate_mi(x, z, seed=0)
-    emit(f"one default estimate_mi call, 10 000 samples, d = 5, ρ = 0.5 (truth {gaussian_mi(5, 0.5):.3f}): "
-         f"{result.value:.3f} in {time.perf_counter() - start:.1f} s wall, {result.steps_taken} steps "
-         f"({result.stop_reason})")
+    emit(
+        f"one default estimate_mi call, 10 000 samples, d = 5, ρ = 0.5 (truth {gaussian_mi(5, 0.5):.3f}): "
+        f"{result.value:.3f} in {time.perf_counter() - start:.1f} s wall, {result.steps_taken} steps "
+        f"({result.stop_reason})"
+    )
     emit()
 
     emit("| d | ρ | true | mean estimate | std over seeds | error | tolerance | within | mean steps |")
@@ -80,19 +86,31 @@ def main() -> None:
                 verdict = "yes" if ok else "**no**"
             else:
                 verdict = "(above 5 nats: not a target)"
-            emit(f"| {dim} | {rho:+.2f} | {truth:.3f} | {mean:.3f} | {spread:.3f} | {mean - truth:+.3f} | "
-                 f"{tolerance:.3f} | {verdict} | {statistics.fmean(steps):.0f} |")
+            emit(
+                f"| {dim} | {rho:+.2f} | {truth:.3f} | {mean:.3f} | {spread:.3f} | {mean - truth:+.3f} | "
+                f"{tolerance:.3f} | {verdict} | {statistics.fmean(steps):.0f} |"
+            )
     wall = time.perf_counter() - began
     emit()
-    emit(f"{checked - failures}/{checked} points with true MI <= 5 nats within tolerance; "
-         f"total wall time {wall / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f} (shared machine)")
+    emit(
+        f"{checked - failures}/{checked} points with true MI <= 5 nats within tolerance; "
+        f"total wall time {wall / 60:.1f} min; load average at the end {os.getloadavg()[0]:.1f} (shared machine)"
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
-    meta = dict(commit=commit, command=" ".join([Path(sys.executable).name, *sys.argv]), seeds=args.seeds,
-                samples=args.samples, dims=args.dims, threads=torch.get_num_threads(), wall_seconds=round(wall, 1),
-                torch=torch.__version__, machine=platform.machine())
+    meta = dict(
+        commit=commit,
+        command=" ".join([Path(sys.executable).name, *sys.argv]),
+        seeds=args.seeds,
+        samples=args.samples,
+        dims=args.dims,
+        threads=torch.get_num_threads(),
+        wall_seconds=round(wall, 1),
+        torch=torch.__version__,
+        machine=platform.machine(),
+    )
     out.with_name(out.stem + "_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 

@@ -29,8 +29,10 @@ def hand_written_steps(critic, batches, lr: float, decay: float = 0.99) -> None:
         t_joint = critic(x, z)
         t_marg = critic(x, z[torch.randperm(len(z), device=z.device)])
         batch_log_mean = torch.logsumexp(t_marg.detach(), 0) - math.log(len(t_marg))
-        ema = batch_log_mean if ema is None else torch.logaddexp(
-            ema + math.log(decay), batch_log_mean + math.log(1 - decay)
+        ema = (
+            batch_log_mean
+            if ema is None
+            else torch.logaddexp(ema + math.log(decay), batch_log_mean + math.log(1 - decay))
         )
         loss = -(t_joint.mean() - torch.exp(t_marg - ema).mean())
         optimizer.zero_grad(set_to_none=True)
@@ -69,9 +71,11 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU"
-    print(f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"critic ConcatCritic({args.dim}, {args.dim}, (256, 256)), {args.steps} steps, best and median of "
-          f"{args.repeats} alternating repeats\n")
+    print(
+        f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"critic ConcatCritic({args.dim}, {args.dim}, (256, 256)), {args.steps} steps, best and median of "
+        f"{args.repeats} alternating repeats\n"
+    )
     print("| batch | hand-written steps/s | MINE steps/s | ratio (median) | ratio (best) |")
     print("|---|---|---|---|---|")
     for batch_size in args.batch_sizes:
@@ -87,8 +91,11 @@ def main() -> None:
             hand.append(time_it(hand_written_steps, critic, batches, device))
             lib.append(time_it(library_steps, critic, batches, device))
         ratios = [a / b for a, b in zip(lib, hand, strict=True)]
-        print(f"| {batch_size} | {statistics.median(hand):.0f} | {statistics.median(lib):.0f} | "
-              f"{statistics.median(ratios):.3f} | {max(lib) / max(hand):.3f} |", flush=True)
+        print(
+            f"| {batch_size} | {statistics.median(hand):.0f} | {statistics.median(lib):.0f} | "
+            f"{statistics.median(ratios):.3f} | {max(lib) / max(hand):.3f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

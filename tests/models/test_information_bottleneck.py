@@ -142,9 +142,13 @@ def test_vib_step_is_cross_entropy_plus_beta_kl_and_mine_only_watches() -> None:
     mean, raw_std = reference.encoder.net(x).chunk(2, dim=1)
     std = torch.nn.functional.softplus(raw_std - 5.0)
     z = mean + std * torch.randn_like(mean)
-    kl = torch.distributions.kl_divergence(  # the analytic KL, from torch's own table
-        torch.distributions.Normal(mean, std), torch.distributions.Normal(0.0, 1.0)
-    ).sum(dim=1).mean()
+    kl = (
+        torch.distributions.kl_divergence(  # the analytic KL, from torch's own table
+            torch.distributions.Normal(mean, std), torch.distributions.Normal(0.0, 1.0)
+        )
+        .sum(dim=1)
+        .mean()
+    )
     ce = torch.nn.functional.cross_entropy(reference.decoder(z), y)
     critic_loss = reference.regularizer.estimator.loss(x, z.detach())
     encoder = list(reference.encoder.parameters())
