@@ -18,8 +18,8 @@ candidate is appended to the CSV, and a rerun skips candidates already there.
     python benchmarks/mode_coverage_tune.py --grid '{"model.init_args.lr_g": [2e-4, 5e-4]}' --iterations 3000
 
 ``--search one_factor`` (the default) trains the YAML as it is and, for every key of the grid, the YAML with that
-one key set to each of its values: 1 + 16 candidates for the MI-free family and 1 + 19 for GAN+MINE, against
-576 for the full product (about 10 minutes of one CPU thread per 2-seed candidate of 30,000 iterations).
+one key set to each of its values: 1 + 14 candidates for the MI-free family and 1 + 17 for GAN+MINE, against
+576 for the full product (about 15 minutes of one CPU thread per 2-seed candidate of 30,000 iterations).
 
 Writes ``benchmarks/results/mode_coverage_tune.{txt,csv,json}``.
 """
