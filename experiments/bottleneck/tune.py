@@ -4,7 +4,7 @@ Each method of ``GRID`` gets the same learning rates; the regularized ones their
 Every candidate trains on the tuning seeds 100-102, disjoint from the seeds ``run.py`` reports, and each
 method keeps the candidate with the lowest mean **validation** error, ties broken by the lower ``I(X; Z)``.
 Test error is recorded for the β curves (``results/beta_<scale>.png``: test error and the independent
-``I(X; Z)`` against β for deep VIB and MINE-IB at their chosen learning rate) but never chooses anything.
+``I(X; Z)`` against β for deep VIB and MINE-IB) but never chooses anything.
 The winners go to ``results/tuning_<scale>_chosen.json``, the rows ``run.py`` trains.
 
     python experiments/bottleneck/tune.py                 # mnist5k, seeds 100-102, 2 processes
@@ -30,14 +30,17 @@ sys.path.insert(0, str(HERE.parent))
 from harness import write_meta  # noqa: E402
 from run import BASELINE, RESULTS, VIB, chosen_path, run_rows  # noqa: E402
 
-LEARNING_RATES = (3e-4, 1e-3)
+LEARNING_RATES = (3e-4, 1e-3, 3e-3)
 BETAS = (1e-4, 1e-3, 1e-2, 1e-1)
 # Candidates per method: InformationBottleneck arguments overriding the config's model.
 GRID: dict[str, list[dict[str, Any]]] = {
     BASELINE: [{"mi_weight": 0.0, "lr": lr} for lr in LEARNING_RATES],
     "dropout": [{"mi_weight": 0.0, "dropout": p, "lr": lr} for p in (0.2, 0.5) for lr in LEARNING_RATES],
     VIB: [{"mi": "vib", "mi_weight": beta, "lr": lr} for beta in BETAS for lr in LEARNING_RATES],
-    "MINE-IB": [{"mi": "mine", "mi_weight": beta, "lr": lr} for beta in BETAS for lr in LEARNING_RATES],
+    "MINE-IB": [{"mi": "mine", "mi_weight": beta, "lr": lr} for beta in BETAS for lr in LEARNING_RATES]
+    # Unclipped, β = 0.1 lets the encoder outrun its critic (the estimate diverges); eq. 21's clip bounds the MI
+    # gradient by the cross-entropy's, which makes larger β usable.
+    + [{"mi": "mine", "mi_weight": beta, "clip": "adaptive", "lr": lr} for beta in (0.1, 1.0) for lr in (1e-3, 3e-3)],
 }
 
 
@@ -51,20 +54,27 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 
 
 def plot_betas(summary: dict[str, dict[str, Any]], chosen: dict[str, dict[str, Any]], path: Path) -> None:
-    """Test error and independent ``I(X; Z)`` against β, for the β methods at their chosen learning rate."""
+    """Test error and independent ``I(X; Z)`` against β: deep VIB, MINE-IB and MINE-IB with eq. 21's clip, each at
+    the learning rate of its best candidate on validation; the chosen deterministic and dropout nets as lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for color, method in enumerate((VIB, "MINE-IB")):
-        lr = chosen[method]["lr"]
-        points = sorted((c["mi_weight"], s) for c, s in ((s["candidate"], s) for s in summary.values())
-                        if s["method"] == method and c["lr"] == lr)  # fmt: skip
+    lines = ((VIB, None), ("MINE-IB", None), ("MINE-IB", "adaptive"))
+    for color, (method, clip) in enumerate(lines):
+        members = [s for s in summary.values() if s["method"] == method and s["candidate"].get("clip") == clip]
+        if not members:
+            continue
+        # Each curve at the learning rate of its best candidate on validation.
+        lr = min(members, key=lambda s: s["val_error"][0])["candidate"]["lr"]
+        points = sorted(((s["candidate"]["mi_weight"], s) for s in members if s["candidate"]["lr"] == lr),
+                        key=lambda point: point[0])  # fmt: skip
+        name = f"{method}{', eq. 21 clip' if clip else ''} (lr {lr:g})"
         for ax, key in ((axes[0], "test_error"), (axes[1], "mi_test")):
             ax.errorbar([b for b, _ in points], [s[key][0] for _, s in points], yerr=[s[key][1] for _, s in points],
-                        marker="o", capsize=3, color=f"C{color}", label=f"{method} (lr {lr:g})")  # fmt: skip
+                        marker="o", capsize=3, color=f"C{color}", label=name)  # fmt: skip
     for method, style in ((BASELINE, "--"), ("dropout", ":")):
         s = next(s for s in summary.values() if s["method"] == method and s["candidate"] == chosen[method])
         for ax, key in ((axes[0], "test_error"), (axes[1], "mi_test")):
