@@ -9,7 +9,7 @@ Every row is :class:`~mine_gan.models.InformationBottleneck`, trained on cross-e
 * **MINE-IB**: Gaussian encoder, ``β`` times MINE's estimate of ``I(X; Z)`` (the package's ``MIRegularizer``).
 
 β, the dropout rate and the learning rate of every row were chosen by ``tune.py`` on the validation split over
-tuning seeds 100-102, never on test, with the same grid of learning rates for every method; ``tune.py`` writes
+tuning seeds 100-101, never on test, with the same grid of learning rates for every method; ``tune.py`` writes
 its winners to ``results/tuning_<scale>_chosen.json``, which this script reads. Reported per row: test error
 (mean ± standard error), paired differences against the deterministic network and against deep VIB with 95 %
 t-intervals, and ``I(X; Z)`` estimated independently of any model's critic: a fresh ``estimate_mi`` critic is
@@ -60,7 +60,7 @@ SCALES = ("mnist5k", "mnist")
 BASELINE, VIB = "deterministic", "deep VIB"
 
 # Rows of the table per scale: name -> InformationBottleneck arguments overriding the config's model.
-# mnist5k: tune.py's winners, read from results/tuning_mnist5k_chosen.json (chosen on validation, seeds 100-102).
+# mnist5k: tune.py's winners, read from results/tuning_mnist5k_chosen.json (chosen on validation, seeds 100-101).
 # mnist: not tuned here (no GPU); β = 1e-3 is deep VIB's best value on the paper's network.
 FIXED_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "mnist": {

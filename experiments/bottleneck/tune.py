@@ -1,13 +1,13 @@
 """Choose every bottleneck row's β, dropout rate and learning rate on the validation split, never on test.
 
 Each method of ``GRID`` gets the same learning rates; the regularized ones their β (or dropout rate) on top.
-Every candidate trains on the tuning seeds 100-102, disjoint from the seeds ``run.py`` reports, and each
+Every candidate trains on the tuning seeds 100-101, disjoint from the seeds ``run.py`` reports, and each
 method keeps the candidate with the lowest mean **validation** error, ties broken by the lower ``I(X; Z)``.
 Test error is recorded for the β curves (``results/beta_<scale>.png``: test error and the independent
 ``I(X; Z)`` against β for deep VIB and MINE-IB) but never chooses anything.
 The winners go to ``results/tuning_<scale>_chosen.json``, the rows ``run.py`` trains.
 
-    python experiments/bottleneck/tune.py                 # mnist5k, seeds 100-102, 2 processes
+    python experiments/bottleneck/tune.py                 # mnist5k, seeds 100-101, 2 processes (111 runs)
     python experiments/bottleneck/tune.py --resume        # keep the finished candidates, run the rest
 """
 
@@ -95,7 +95,7 @@ def plot_betas(summary: dict[str, dict[str, Any]], chosen: dict[str, dict[str, A
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=["mnist5k"], default="mnist5k")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101])
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel, one process each")
     parser.add_argument("--resume", action="store_true", help="keep the CSV's rows of the same configuration")
     args = parser.parse_args()
