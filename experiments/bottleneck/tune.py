@@ -7,7 +7,7 @@ Test error is recorded for the β curves (``results/beta_<scale>.png``: test err
 ``I(X; Z)`` against β for deep VIB and MINE-IB) but never chooses anything.
 The winners go to ``results/tuning_<scale>_chosen.json``, the rows ``run.py`` trains.
 
-    python experiments/bottleneck/tune.py                 # mnist5k, seeds 100-101, 2 processes (111 runs)
+    python experiments/bottleneck/tune.py                 # mnist5k, seeds 100-101, 2 processes (74 runs)
     python experiments/bottleneck/tune.py --resume        # keep the finished candidates, run the rest
 """
 
