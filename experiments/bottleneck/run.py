@@ -223,6 +223,12 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+def previous_wall(name: str, resume: bool) -> float:
+    """Seconds recorded by the last sitting in ``meta_<name>.json``: ``--resume`` reports the time of all sittings."""
+    path = RESULTS / f"meta_{name}.json"
+    return float(json.loads(path.read_text()).get("wall_seconds", 0.0)) if resume and path.exists() else 0.0
+
+
 def mean_se(values: list[float]) -> str:
     se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
     return f"{statistics.fmean(values):.2f} ± {se:.2f}"
@@ -300,7 +306,7 @@ def main() -> None:
     args = parser.parse_args()
     config = yaml.safe_load((HERE / "configs" / f"{args.scale}.yaml").read_text())
 
-    start = time.perf_counter()
+    start = time.perf_counter() - previous_wall(args.scale, args.resume)
     variants = variants_of(args.scale)
     names = list(variants)
     jobs = [(name, variant, seed) for seed in args.seeds for name, variant in variants.items()]
@@ -311,7 +317,7 @@ def main() -> None:
     threads = ", 1 torch thread each" if config["trainer"].get("accelerator", "cpu") == "cpu" else ""
     note = (
         f"\n\n{args.scale}, seeds {args.seeds}, {wall / 60:.1f} min on {platform.machine()} "
-        f"({args.workers} worker process(es){threads}; with --resume, the time of this sitting only). I(X; Z) "
+        f"({args.workers} worker process(es){threads}; over every sitting of --resume). I(X; Z) "
         f"independent: a fresh estimate_mi critic (ConcatCritic 256-256, {ESTIMATE_STEPS} steps) fitted on "
         "training pairs, evaluated on test pairs.\n"
     )
