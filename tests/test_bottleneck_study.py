@@ -1,4 +1,4 @@
-"""experiments/bottleneck: the real module trained by the study's own job runner, rows kept across a resume."""
+"""experiments/bottleneck: the real module trained by the study's own job runner; rows survive a resume."""
 
 from __future__ import annotations
 
@@ -46,11 +46,15 @@ def test_rows_are_written_as_they_finish_and_resume_keeps_them(tmp_path, monkeyp
     assert both[0]["fit_seconds"] == pytest.approx(first[0]["fit_seconds"])
     assert len(_csv(path)) == 2
 
-    # A changed configuration is not the same row: it is trained again.
+    # A changed configuration is not the same row: it is trained again and replaces the old one. The rows of
+    # jobs not asked for this time (MINE-IB) stay in the file.
     changed = {**vib, "mi_weight": 1e-1}
     again = run.run_rows(config, [("deep VIB", changed, 0)], path, workers=1, resume=True)
     assert again[0]["config"] == run.config_digest(config, changed) != first[0]["config"]
-    assert len(_csv(path)) == 1
+    assert sorted((r["variant"], r["config"]) for r in _csv(path)) == [
+        ("MINE-IB", both[1]["config"]),
+        ("deep VIB", again[0]["config"]),
+    ]
 
 
 def test_untuned_scale_says_what_to_run(tmp_path, monkeypatch):

@@ -182,21 +182,26 @@ def run_rows(
     """Train ``jobs`` ``(name, variant, seed)``, appending each row to the CSV ``path`` as it finishes.
 
     With ``resume``, rows already in ``path`` with the same name, seed and :func:`config_digest` are kept and
-    not rerun; without it, ``path`` starts empty. Returns the rows of ``jobs``, old and new.
+    not rerun; a row of a job whose configuration changed is replaced. Rows of other jobs (other seeds or
+    variants) stay in the file untouched. Without ``resume``, ``path`` starts empty. Returns the rows of
+    ``jobs``, old and new.
     """
     keyed = {(name, seed): config_digest(config, variant) for name, variant, seed in jobs}
-    rows = []
+    rows, others = [], []
     if resume and path.exists():
         with open(path) as f:
             for r in csv.DictReader(f):
-                if keyed.get((r["variant"], int(r["seed"]))) == r["config"]:
+                key = (r["variant"], int(r["seed"]))
+                if key not in keyed:
+                    others.append(r)
+                elif keyed[key] == r["config"]:
                     rows.append({k: v if k in ("variant", "config") else float(v) for k, v in r.items()})
                     rows[-1]["seed"] = int(rows[-1]["seed"])
     done = {(r["variant"], r["seed"]) for r in rows}
     todo = [(name, variant, seed) for name, variant, seed in jobs if (name, seed) not in done]
     path.parent.mkdir(parents=True, exist_ok=True)
-    if rows:  # rewrite without the stale rows, then append
-        _write_csv(path, rows)
+    if rows or others:  # rewrite without the replaced rows, then append
+        _write_csv(path, others + rows)
     elif path.exists():
         path.unlink()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -205,7 +210,7 @@ def run_rows(
             row = future.result()
             row["config"] = keyed[(row["variant"], row["seed"])]
             rows.append(row)
-            _write_csv(path, rows)
+            _write_csv(path, others + rows)
             print(
                 f"{row['variant']:14s} seed={row['seed']} test error={row['test_error']:.2f}% "
                 f"val error={row['val_error']:.2f}% I={row['mi_test']:.3f}±{row['mi_test_stderr']:.3f} "
