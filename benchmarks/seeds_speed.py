@@ -112,7 +112,7 @@ def main() -> None:
         "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
         "uncommitted": subprocess.run(
             ["git", "status", "--porcelain", "mine_gan"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.splitlines(),  # fmt: skip
+        ).stdout.splitlines(),
         "wall_seconds": round(time.time() - start, 1),
         "load_average": [round(x, 2) for x in loads],
         "cpus": os.cpu_count(),
