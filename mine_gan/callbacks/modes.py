@@ -1,4 +1,4 @@
-"""``ModeHistogram``: at the end of fit, how the generator's samples spread over the data's modes.
+"""``ModeHistogram``: at the end of training, how the generator's samples spread over the data's modes.
 
 The GAN modules log mode scalars on validation already (``val/modes``, ``val/kl`` for mixtures); this
 callback adds the final picture of it: the histogram of samples per mode (a W&B table and bar plot, else
@@ -15,7 +15,10 @@ The metric is :func:`mine_gan.metrics.mode_metric`'s, the one the GAN modules va
   Stacked MNIST protocol (26,000 samples, a mode counts with one).
 * Other data: nothing is logged.
 
-The module must be a :class:`~mine_gan.contracts.Sampler` (checked at setup).
+The module must be a :class:`~mine_gan.contracts.Sampler` (checked at setup). The histogram is drawn in
+``on_train_end``, while the module is still on its training device (Lightning moves it to the CPU before
+``on_fit_end``), and the metric's reduction across processes runs on the strategy's root device (NCCL has
+no CPU tensors).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ __all__ = ["ModeHistogram"]
 
 
 class ModeHistogram(Callback):
-    """Histogram of generated samples over the data's modes, logged at the end of fit.
+    """Histogram of generated samples over the data's modes, logged at the end of training.
 
     Args:
         num_samples: samples drawn; default 2,500 for mixtures and 26,000 for stacked digits (the protocols).
@@ -68,7 +71,7 @@ class ModeHistogram(Callback):
         require(pl_module, Sampler, "ModeHistogram", "the module")
 
     @override
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Every process draws its share and takes part in the metric's reduction; only rank 0 writes.
         found = self._metric(trainer, pl_module)
         if found is None:
@@ -80,10 +83,10 @@ class ModeHistogram(Callback):
         size = min(self.batch_size, -(-total // world))  # every process gets at least one batch
         self.result = {}
         for prefix, module in seed_views(pl_module):
-            metric = self._metric(trainer, module).metric.to(pl_module.device)
+            metric = self._metric(trainer, module).metric.to(trainer.strategy.root_device)
             for index, start in enumerate(range(0, total, size)):
                 if index % world == rank:  # batch k is drawn from its own seed: the same samples on any world size
-                    metric.update(self._sample(module, min(size, total - start), index))
+                    metric.update(self._sample(module, min(size, total - start), index).to(metric.device))
             result = {f"{prefix}{k}": float(v) for k, v in metric.compute().items()}  # a collective: all processes
             self.result.update(result)
             if not trainer.is_global_zero:

@@ -1,4 +1,4 @@
-"""``SamplePictures``: what a generator makes, pictured every N training batches and at the end of fit.
+"""``SamplePictures``: what a generator makes, pictured every N training batches and at the end of training.
 
 * 2-D data: a scatter of generated points over the true centres when the data is a
   :class:`~mine_gan.contracts.MixtureData`, else over a real sample when it is a
@@ -12,6 +12,9 @@ The module must be a :class:`~mine_gan.contracts.Sampler` (the GAN modules; chec
 are drawn with the same noise each time (a fixed seed, without touching the run's random streams), so
 successive pictures show the same latent points moving. They reach the loggers through
 :mod:`mine_gan.callbacks.media`.
+
+The last pictures are drawn in ``on_train_end``, on the training device: by ``on_fit_end`` Lightning has
+moved the module to the CPU, away from its random streams and its GPU.
 """
 
 from __future__ import annotations
@@ -122,7 +125,7 @@ class SamplePictures(Callback):
             self.log_pictures(trainer, pl_module)
 
     @override
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.log_pictures(trainer, pl_module)
 
     @override

@@ -16,6 +16,7 @@ from mine_gan.estimators.critics import ConcatCritic, ConvCritic, SeparableCriti
 from mine_gan.estimators.mine import BOUNDS, MINE, REPORTED_SET_BOUND, Bound
 from mine_gan.estimators.preprocessing import MarginalTransform, Preprocess
 from mine_gan.estimators.training import SCHEDULES, PlateauStopper, Schedule, train_estimator
+from mine_gan.seeding import seeded_generator
 from mine_gan.validation import as_tensor, check_choice, check_paired, check_positive, check_unit_interval
 
 __all__ = ["MIEstimate", "default_steps", "estimate_mi", "heldout_estimate"]
@@ -145,8 +146,10 @@ def heldout_estimate(
         for i in range(0, n, rows):
             xi, m = x[i : i + rows], min(rows, n - i)
             # Partner i + offset (mod N) with offset in [1, N): never the row's own z.
-            offset = torch.randint(1, n, (m, marginal_pairs), generator=rng)
-            partner = ((torch.arange(i, i + m).unsqueeze(1) + offset) % n).reshape(-1).to(z.device)
+            # Drawn where ``rng`` lives (torch refuses another device), else beside ``z``.
+            device = rng.device if rng is not None else z.device
+            offset = torch.randint(1, n, (m, marginal_pairs), generator=rng, device=device)
+            partner = ((torch.arange(i, i + m, device=device).unsqueeze(1) + offset) % n).reshape(-1).to(z.device)
             t_joint = critic(xi, z[i : i + m])
             t_marginal = critic(xi.repeat_interleave(marginal_pairs, dim=0), z[partner])
             parts.append(MF.bound_statistics(t_joint.double(), t_marginal.double(), set_bound, estimator.smile_tau))
@@ -324,7 +327,8 @@ def estimate_mi(
         schedule=schedule,
         step_cap=None if fixed_cap else lambda mi: default_steps(n, mi),
         rng=rng,
-        device_rng=rng if device.type == "cpu" else torch.Generator(device).manual_seed(seed or 0),
+        # MINE's shuffles on the device, from a seed drawn from `rng`: fresh for seed=None, fixed by a seed.
+        device_rng=rng if device.type == "cpu" else seeded_generator(_draw_seed(rng), device=device),
         progress=progress,
     )
     estimator.load_state_dict(run.state)
@@ -434,6 +438,10 @@ def _split(n: int, eval_fraction: float, valid_fraction: float, batch_size: int,
     valid = order[n_train : n_train + n_valid]
     # A validation check costs the same whatever N: a fixed subsample.
     return _Split(order[:n_train], valid[:_VALID_ROWS], order[n_train + n_valid :], n_valid)
+
+
+def _draw_seed(rng: torch.Generator) -> int:
+    return int(torch.randint(0, 2**62, (1,), generator=rng))
 
 
 def _validator(x: Tensor, z: Tensor, device: torch.device, rng: torch.Generator) -> Callable[[MINE], float] | None:

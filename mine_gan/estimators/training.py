@@ -125,12 +125,15 @@ def averaged_model(estimator: MINE, decay: float, warmup: int = 10) -> AveragedM
     check_unit_interval("average_decay", decay)
 
     def ema(averaged: Tensor, current: Tensor, num_averaged: Tensor | int) -> Tensor:
-        n = int(num_averaged)
-        return averaged.lerp(current, 1.0 - min(decay, (1 + n) / (warmup + n)))
+        # Tensor arithmetic on the parameters' device: reading the count as a number would sync with a GPU.
+        n = torch.as_tensor(num_averaged, dtype=torch.float64, device=averaged.device)
+        return averaged.lerp(current, (1.0 - ((1 + n) / (warmup + n)).clamp(max=decay)).to(averaged.dtype))
 
     # A per-tensor avg_fn rather than a multi_avg_fn: grouping tensors by device queries the CUDA driver
-    # at every step, which costs more than the few lerps of a critic on the CPU.
-    average = AveragedModel(estimator, avg_fn=ema)
+    # at every step, which costs more than the few lerps of a critic on the CPU. The count lives with the
+    # parameters, so that it is not copied to the GPU for every parameter at every step.
+    device = next(estimator.parameters()).device
+    average = AveragedModel(estimator, device=device, avg_fn=ema)
     for p in average.parameters():
         p.requires_grad_(False)  # never trained, and its copies skip autograd
     return average
@@ -223,13 +226,14 @@ def train_estimator(
     best_step, best_state = 0, copy.deepcopy(scored.state_dict())
     stop_reason, running = "max_steps", torch.zeros((), device=x.device)
     bar = _progress_bar(steps) if progress else None
-    permutation, cursor = torch.randperm(n, generator=rng), 0
+    # Epochs' orders drawn on the CPU and copied once an epoch, not an index batch at every step.
+    permutation, cursor = torch.randperm(n, generator=rng).to(x.device), 0
     cap, step = steps, 0
     while step < cap:
         step += 1
         if cursor + batch_size > n:
-            permutation, cursor = torch.randperm(n, generator=rng), 0
-        idx = permutation[cursor : cursor + batch_size].to(x.device)
+            permutation, cursor = torch.randperm(n, generator=rng).to(x.device), 0
+        idx = permutation[cursor : cursor + batch_size]
         cursor += batch_size
         loss = estimator.loss(x[idx], z[idx], rng=device_rng)
         optimizer.zero_grad(set_to_none=True)

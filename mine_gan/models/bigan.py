@@ -134,7 +134,7 @@ class BiGAN(GANModule):
         return self._with_schedules(optimizers)
 
     def _noise(self, n: int, rng: torch.Generator | None, per_process: bool) -> Tensor:
-        sampler = lambda m, g: torch.randn(m, self.noise_dim, device=self.device, dtype=self.dtype, generator=g)  # noqa: E731
+        sampler = lambda m, g: self._randn(m, self.noise_dim, rng=g)  # noqa: E731
         return self._draw(n, sampler, rng) if per_process else sampler(n, rng)
 
     @override

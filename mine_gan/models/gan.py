@@ -18,12 +18,18 @@ What lives here is Lightning plumbing, not GAN maths (the losses and codes live 
   Lightning's ``lr_scheduler_configs``.
 * **Exact resume.** The random stream and the iteration counter are saved with the checkpoint; optimizers,
   schedulers and MINE's moving average are saved by Lightning.
+* **Random streams follow the module.** A stream is created (or moved) on the module's device when a step
+  first draws from it, so a stream restored before Lightning moves the module lands on the training device.
+  A saved stream state records its device type: a CPU generator's state (Mersenne Twister, 5,056 bytes)
+  cannot become a CUDA generator's (Philox seed and offset, 16 bytes) nor the reverse, so a checkpoint
+  resumed on another device type re-seeds its streams and warns once. Sampling never needs them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import warnings
 from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
@@ -38,15 +44,45 @@ from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import Bound, Streams
 from mine_gan.nets.losses import gradient_penalty
 from mine_gan.nets.sync_batch_norm import synchronize_batch_norm
-from mine_gan.optim import MIGradientStep, average_gradients, averaged_backward, install_gradients, local_gradients
+from mine_gan.optim import (
+    MIGradientStep,
+    average_gradients,
+    averaged_backward,
+    install_gradients,
+    local_gradients,
+    loss_scale,
+)
 from mine_gan.recipe import LR_DECAYS, LRDecay, PenaltyPoints, check_gan_recipe
 from mine_gan.seeding import seeded_generator
 from mine_gan.validation import check_datamodule_shape, check_positive
 
-__all__ = ["LR_DECAYS", "GANModule", "LRDecay", "default_estimator", "frozen", "infer_x_shape"]
+__all__ = ["LR_DECAYS", "GANModule", "LRDecay", "default_estimator", "draw_device", "frozen", "infer_x_shape"]
 
 _CHECKPOINT_KEY = "mine_gan_random_stream"
-_VALIDATION, _PREDICTION = 1, 2  # random streams derived from the run's seed, besides training's
+_VALIDATION, _PREDICTION, _RESEEDED = 1, 2, 3  # random streams derived from the run's seed, besides training's
+#: bytes of a CPU generator's state; any other size comes from an accelerator's (CUDA's: 16)
+_CPU_STATE_BYTES = torch.Generator().get_state().numel()
+
+
+def draw_device(rng: torch.Generator | None, device: torch.device) -> torch.device:
+    """Where a draw from ``rng`` is made: on ``rng``'s own device (torch refuses any other), else on ``device``.
+
+    The public ``rng`` arguments (``sample``, ``latent``, ``code_traversal``, ``encode``) accept a generator on
+    any device: the draws are made on its device and moved to the module's, so a CPU generator seeded alike
+    gives the same samples on a CPU and on a GPU.
+
+    Example:
+        >>> draw_device(torch.Generator(), torch.device("meta")), draw_device(None, torch.device("meta"))
+        (device(type='cpu'), device(type='meta'))
+    """
+    return rng.device if rng is not None else device
+
+
+def _state_device_type(saved: dict[str, Any]) -> str:
+    """The device type the saved stream states come from (checkpoints before it was recorded: from the size)."""
+    if "device" in saved:
+        return str(saved["device"])
+    return "cpu" if saved["states"][0].numel() == _CPU_STATE_BYTES else "cuda"
 
 
 def infer_x_shape(generator: nn.Module, latent_dim: int) -> tuple[int, ...]:
@@ -113,6 +149,7 @@ class GANModule(pl.LightningModule):
         self.num_seeds = 1
         self._seeds: list[int] | None = None
         self._streams: list[torch.Generator] | None = None
+        self._saved_streams: tuple[str, list[Tensor]] | None = None  # restored states, until a step draws
         self._iteration = 0  # training batches done, the resumed ones included
         self._evaluation_generator: torch.Generator | None = None
 
@@ -180,11 +217,41 @@ class GANModule(pl.LightningModule):
 
         With several seeds, one stream per seed (a list): each seed's rows of a seed-major batch are drawn
         from its own stream, exactly as that seed's single run draws them.
+
+        The streams live on the module's device: they are created (or restored from a checkpoint) when first
+        drawn from, and moved when the module has moved since; see :meth:`_streams_on`.
         """
-        if self._streams is None:
-            self._seeds = self._run_seeds()
-            self._streams = [torch.Generator(device=self.device).manual_seed(seed) for seed in self._seeds]
+        if self._streams is None or self._streams[0].device != self.device:
+            self._streams = self._streams_on(self.device)
         return self._streams[0] if self.num_seeds == 1 else self._streams
+
+    def _streams_on(self, device: torch.device) -> list[torch.Generator]:
+        """The training streams on ``device``: fresh, restored, or moved, exactly where the device type allows.
+
+        A state moves exactly between devices of one type (``cuda:0`` to ``cuda:1``). Between types it
+        cannot, so the streams restart from seeds derived from the run's seeds and the iteration, the same
+        on every process, with one warning.
+        """
+        self._seeds = self._run_seeds()
+        if self._streams is not None:
+            source, states = self._streams[0].device.type, [stream.get_state() for stream in self._streams]
+        elif self._saved_streams is not None:
+            source, states = self._saved_streams
+        else:
+            return [torch.Generator(device=device).manual_seed(seed) for seed in self._seeds]
+        self._saved_streams = None
+        if source == device.type:
+            return [torch.Generator(device=device).set_state(state) for state in states]
+        warnings.warn(
+            f"the random streams of this {type(self).__name__} were saved on {source} and it now runs on "
+            f"{device.type}; a generator's state cannot move between device types, so its training streams "
+            f"restart at iteration {self._iteration} from seeds derived from {self._seeds}: networks, optimizers "
+            f"and MINE's moving average carry on exactly, the noise drawn from here on differs from a run that "
+            f"stayed on {source}, and sampling with your own `rng` is unaffected",
+            UserWarning,
+            stacklevel=3,
+        )
+        return [seeded_generator(seed, _RESEEDED, self._iteration, device=device) for seed in self._seeds]
 
     def _run_seeds(self) -> list[int]:
         """The run's seeds: those set at setup (or restored), else torch's initial seed (``seed_everything``)."""
@@ -194,6 +261,10 @@ class GANModule(pl.LightningModule):
         """A stream of its own for ``words`` (validation epoch, prediction batch), from the run's seed(s)."""
         streams = [seeded_generator(seed, *words, device=self.device) for seed in self._run_seeds()]
         return streams[0] if self.num_seeds == 1 else streams
+
+    def _randn(self, *shape: int, rng: torch.Generator | None) -> Tensor:
+        """Standard normal ``shape`` in the module's dtype on its device, drawn on ``rng``'s (:func:`draw_device`)."""
+        return torch.randn(shape, device=draw_device(rng, self.device), dtype=self.dtype, generator=rng).to(self.device)
 
     def _local_rows(self, global_batch: Tensor) -> Tensor:
         """This process's rows of a batch drawn for all processes: rank ``r`` keeps block ``r``."""
@@ -295,10 +366,17 @@ class GANModule(pl.LightningModule):
 
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.random_stream  # noqa: B018 - creates the streams if no step has drawn yet
+        # The streams as they are (a module saved after Lightning moved it to the CPU keeps its CUDA streams).
+        if self._streams is not None:
+            device, states = self._streams[0].device.type, [stream.get_state() for stream in self._streams]
+        elif self._saved_streams is not None:  # restored and saved again before any step drew from them
+            device, states = self._saved_streams
+        else:
+            device, states = self.device.type, [stream.get_state() for stream in self._streams_on(self.device)]
         checkpoint[_CHECKPOINT_KEY] = {
-            "seeds": self._seeds,
-            "states": [stream.get_state() for stream in self._streams],
+            "seeds": self._run_seeds(),
+            "states": states,
+            "device": device,
             "iteration": self._iteration,
         }
 
@@ -309,10 +387,13 @@ class GANModule(pl.LightningModule):
             return
         if "seed" in saved:  # written before multi-seed runs: one seed, one stream
             saved = {"seeds": [saved["seed"]], "states": [saved["state"]], "iteration": saved["iteration"]}
+        if len(saved["states"]) != len(saved["seeds"]):
+            raise ValueError(
+                f"the checkpoint has {len(saved['states'])} random stream states for seeds {saved['seeds']}"
+            )
+        # Lightning restores before it moves the module: the streams are made on the training device when drawn.
         self._seeds, self._streams, self._iteration = list(saved["seeds"]), None, int(saved["iteration"])
-        self.random_stream  # noqa: B018
-        for stream, state in zip(self._streams, saved["states"], strict=True):
-            stream.set_state(state)
+        self._saved_streams = (_state_device_type(saved), [state.cpu() for state in saved["states"]])
 
     # ----------------------------------------------------------------- optimization
     def _optimizer_parts(self) -> tuple[Any, Any, Any]:
@@ -371,15 +452,16 @@ class GANModule(pl.LightningModule):
         ``x`` is one input or a tuple differentiated jointly (a joint ``D(x, z)``); see
         :func:`~mine_gan.nets.losses.gradient_penalty`.
         """
-        mix = None
+        mix, first = None, x[0] if isinstance(x, tuple) else x
         if points == "interpolates":  # this process's rows of the global batch's weights
-            first = x[0] if isinstance(x, tuple) else x
             mix = self._draw(
                 first.shape[0],
                 lambda m, g: torch.rand(m, device=first.device, dtype=first.dtype, generator=g),
                 self.random_stream,
             )
-        squared_norms = gradient_penalty(critic, x, *context, fake=fake, points=points, mix=mix, reduction="none")
+        squared_norms = gradient_penalty(
+            critic, x, *context, fake=fake, points=points, mix=mix, reduction="none", scale=loss_scale(self, first)
+        )
         return 0.5 * weight * self._seed_mean(squared_norms)
 
     def _step_critic(self, optimizer: Any, loss: Tensor, mi_params: Sequence[Tensor]) -> list[Tensor]:
@@ -394,7 +476,7 @@ class GANModule(pl.LightningModule):
         grads = average_gradients(
             self._gradients(loss.sum(), [*t_params, *mi_params], retain_graph=True), self.trainer.strategy
         )
-        install_gradients(t_params, grads[: len(t_params)])
+        install_gradients(t_params, grads[: len(t_params)], loss_scale(self, loss))
         self._step_and_clear(optimizer)
         return grads[len(t_params) :]
 
@@ -532,7 +614,8 @@ class GANModule(pl.LightningModule):
 
         Args:
             n: number of samples.
-            rng: random stream of the latents (default: the global one), to fix the samples.
+            rng: random stream of the latents (default: the global one), to fix the samples; on any device: the
+                latents are drawn on its device and moved to the module's (:func:`draw_device`).
             latent: parts of the latent to fix (InfoGAN: ``code``).
         """
         check_positive("n", n)

@@ -17,7 +17,7 @@ from typing_extensions import override
 from mine_gan.contracts import OUTPUTS_KEY
 from mine_gan.estimators import MINE, find_shared_estimator
 from mine_gan.estimators.mine import Bound
-from mine_gan.models.gan import GANModule, default_estimator, frozen, infer_x_shape
+from mine_gan.models.gan import GANModule, default_estimator, draw_device, frozen, infer_x_shape
 from mine_gan.nets.codes import ContinuousCode, LatentCode
 from mine_gan.nets.losses import discriminator_loss, generator_loss
 from mine_gan.recipe import AdversarialLoss, Clip, LRDecay, PenaltyPoints
@@ -193,8 +193,9 @@ class InfoGAN(GANModule):
     def latent(self, n: int, rng: torch.Generator | None = None, code: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(z, c)``: generator input ``z = [ε, c]`` ``(n, noise_dim + code_dim)`` and code ``c``.
 
-        Drawn from ``rng`` (default: torch's global stream). ``code`` fixes the code: ``(code_dim,)``
-        for every sample, or ``(n, code_dim)``.
+        Drawn from ``rng`` (default: torch's global stream), on ``rng``'s device and moved to the module's
+        (:func:`~mine_gan.models.gan.draw_device`). ``code`` fixes the code: ``(code_dim,)`` for every sample,
+        or ``(n, code_dim)``.
         """
         return self._latent(n, rng, code, per_process=False)
 
@@ -203,11 +204,11 @@ class InfoGAN(GANModule):
     ) -> tuple[Tensor, Tensor]:
         """:meth:`latent`; with ``per_process``, this process's ``n`` rows of a batch drawn for all processes."""
         draw = self._draw if per_process else (lambda rows, sampler, g: sampler(rows, g))
-        noise = draw(
-            n, lambda m, g: torch.randn(m, self.noise_dim, device=self.device, dtype=self.dtype, generator=g), rng
-        )
+        noise = draw(n, lambda m, g: self._randn(m, self.noise_dim, rng=g), rng)
         if code is None:
-            code = draw(n, lambda m, g: self.code.sample(m, self.device, rng=g).to(self.dtype), rng)
+            code = draw(
+                n, lambda m, g: self.code.sample(m, draw_device(g, self.device), rng=g).to(self.device, self.dtype), rng
+            )
         else:
             code = torch.as_tensor(code, dtype=noise.dtype, device=self.device).expand(n, self.code.dim)
         return torch.cat([noise, code], dim=1), code
@@ -226,7 +227,7 @@ class InfoGAN(GANModule):
         """
         check_positive("steps", steps)
         base_z, base_c = self.latent(1, rng)
-        noise = torch.randn(steps, self.noise_dim, device=self.device, dtype=self.dtype, generator=rng)
+        noise = self._randn(steps, self.noise_dim, rng=rng)
         rows = []
         start = 0
         for k in self.code.categorical_dims:

@@ -60,6 +60,7 @@ def gradient_penalty(
     rng: torch.Generator | None = None,
     mix: Tensor | None = None,
     reduction: Literal["mean", "none"] = "mean",
+    scale: Tensor | float | None = None,
 ) -> Tensor:
     r"""Zero-centred gradient penalty :math:`\mathbb{E}\,\|\nabla_x f(\hat x)\|^2` (not yet weighted).
 
@@ -89,6 +90,9 @@ def gradient_penalty(
         mix: the interpolation weights ``u`` ``(N,)`` themselves (then ``rng`` is not used).
         reduction: ``"mean"`` over the batch, or ``"none"`` for the ``(N,)`` squared norms (a multi-seed
             batch averages them per seed).
+        scale: a loss scale (``16-mixed``'s, :func:`mine_gan.optim.loss_scale`): the inner gradient is taken of
+            ``scale · f`` and divided by ``scale``, so that it does not underflow in float16 under autocast
+            (PyTorch's AMP recipe for gradient penalties). ``None``: unscaled.
 
     Returns:
         The batch mean of the squared gradient norms, a scalar (``(N,)`` with ``reduction="none"``).
@@ -120,6 +124,10 @@ def gradient_penalty(
         weights = [mix.view((n,) + (1,) * (t.ndim - 1)) for t in inputs]
         inputs = tuple(u * t.detach() + (1 - u) * f.detach() for u, t, f in zip(weights, inputs, fakes, strict=True))
     inputs = tuple(t.detach().requires_grad_(True) for t in inputs)
-    grads = torch.autograd.grad(critic(*inputs, *context).sum(), inputs, create_graph=True)
+    scores = critic(*inputs, *context).sum()
+    if scale is None:
+        grads = torch.autograd.grad(scores, inputs, create_graph=True)
+    else:
+        grads = [g / scale for g in torch.autograd.grad(scores * scale, inputs, create_graph=True)]
     squared_norms = sum(g.flatten(1).pow(2).sum(dim=1) for g in grads)
     return squared_norms if reduction == "none" else squared_norms.mean()

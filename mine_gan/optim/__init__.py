@@ -8,6 +8,7 @@ from mine_gan.optim.mi_gradient import (
     clip_mi_gradients,
     install_gradients,
     local_gradients,
+    loss_scale,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "clip_mi_gradients",
     "install_gradients",
     "local_gradients",
+    "loss_scale",
 ]

@@ -18,6 +18,13 @@ In a LightningModule with manual optimization, :meth:`MIGradientStep.backward` i
 both gradients (DDP's reducer kept out), averages, clips and installs them; :func:`averaged_backward` is the
 same for a loss without MI term (a discriminator's).
 
+**Mixed precision** (``precision="16-mixed"``): ``manual_backward`` multiplies each loss by the GradScaler's
+loss scale, which may change after every optimizer step. :func:`local_gradients` divides it out, so the
+norms, the averaging and eq. 21 see true gradients (the critic's ``g_m`` and the generator's ``g_u`` may have
+been taken under different scales), and :func:`install_gradients` multiplies the current scale back in for
+the scaler's ``step``, which divides it out again and skips a step with non-finite gradients. The scale is a
+power of two, so both are exact.
+
 This module is what :class:`~mine_gan.models.InfoGAN`, :class:`~mine_gan.models.BiGAN` and
 :class:`~mine_gan.MIRegularizer` (``clip="adaptive"``) use; a user's own GAN can use it the same way (see
 :class:`MIGradientStep`).
@@ -44,6 +51,7 @@ __all__ = [
     "clip_mi_gradients",
     "install_gradients",
     "local_gradients",
+    "loss_scale",
 ]
 
 
@@ -122,28 +130,55 @@ def clip_mi_gradients(
     return g_u, g_a, norms
 
 
+def loss_scale(module: Any, like: Tensor) -> Tensor | None:
+    """The factor ``module.manual_backward`` multiplies a loss by now: the loss scale of the precision plugin's
+    GradScaler (``precision="16-mixed"``), a 0-d tensor on ``like``'s device (read without a host sync);
+    ``None`` when losses are not scaled (32-bit, ``bf16-mixed``, a module without a Trainer's plugin).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> loss_scale(SimpleNamespace(trainer=SimpleNamespace()), torch.ones(())) is None
+        True
+    """
+    scaler = getattr(getattr(module.trainer, "precision_plugin", None), "scaler", None)
+    if scaler is None or not scaler.is_enabled():
+        return None
+    return scaler.scale(torch.ones((), device=like.device))
+
+
 def local_gradients(module: Any, loss: Tensor, params: Sequence[Tensor], retain_graph: bool = False) -> list[Tensor]:
     """This process's gradient of ``loss`` w.r.t. ``params`` (zeros where unused), DDP's reducer kept out.
 
     ``module`` is a LightningModule with manual optimization: the backward goes through its
     ``manual_backward`` (precision plugins, scalers) under the strategy's ``block_backward_sync``, so
     that the gradients are averaged once, by :func:`average_gradients` / :class:`MIGradientStep`.
-    ``params``' ``.grad`` are reset first.
+    ``params``' ``.grad`` are reset first. The gradients returned are true ones: a GradScaler's loss scale
+    (:func:`loss_scale`) is divided out.
     """
     for p in params:
         p.grad = None
+    scale = loss_scale(module, loss)
     block = getattr(module.trainer.strategy, "block_backward_sync", contextlib.nullcontext)  # DDP-like only
     with block():
         module.manual_backward(loss, retain_graph=retain_graph)
-    return [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+    grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+    return grads if scale is None else [g / scale for g in grads]
 
 
-def install_gradients(params: Sequence[Tensor], grads: Sequence[Tensor]) -> None:
-    """Set ``p.grad = g`` for each parameter, ready for ``optimizer.step()``."""
+def install_gradients(params: Sequence[Tensor], grads: Sequence[Tensor], scale: Tensor | float | None = None) -> None:
+    """Set ``p.grad = g`` for each parameter, ready for ``optimizer.step()``.
+
+    Args:
+        params: the parameters.
+        grads: their true gradients, aligned with ``params``.
+        scale: the loss scale the optimizer's step divides ``.grad`` by (:func:`loss_scale`: under
+            ``16-mixed`` the GradScaler's ``step`` unscales first); ``p.grad = scale · g`` so that the step
+            takes ``g``. ``None`` installs ``g`` as it is.
+    """
     if len(params) != len(grads):
         raise ValueError(f"`params` and `grads` must align, got {len(params)} and {len(grads)} tensors")
     for p, g in zip(params, grads, strict=True):
-        p.grad = g
+        p.grad = g if scale is None else g * scale
 
 
 def averaged_backward(module: Any, loss: Tensor, params: Iterable[Tensor]) -> None:
@@ -160,7 +195,8 @@ def averaged_backward(module: Any, loss: Tensor, params: Iterable[Tensor]) -> No
         params: the parameters the optimizer steps; their ``.grad`` are replaced.
     """
     params = list(params)
-    install_gradients(params, average_gradients(local_gradients(module, loss, params), module.trainer.strategy))
+    grads = average_gradients(local_gradients(module, loss, params), module.trainer.strategy)
+    install_gradients(params, grads, loss_scale(module, loss))
 
 
 class MIGradientStep:
@@ -209,6 +245,7 @@ class MIGradientStep:
         mi_grads: Sequence[Tensor | None] | None,
         strategy: Any = None,
         stacked: bool = False,
+        scale: Tensor | float | None = None,
     ) -> dict[str, Tensor]:
         """Install ``g_u + β g_a`` in ``params``' ``.grad``; returns the norms of :func:`clip_mi_gradients`.
 
@@ -219,12 +256,15 @@ class MIGradientStep:
                 altogether for a step without MI term (``g_u`` alone, still averaged).
             strategy: a Lightning strategy to average across processes, or ``None``.
             stacked: the parameters stack several seeds' models along dim 0; see :func:`clip_mi_gradients`.
+            scale: the loss scale the optimizer's step divides by; see :func:`install_gradients`.
         """
         params = list(params)
         if mi_grads is None:
             mi_grads = [None] * len(params)
         g_u, g_a, norms = clip_mi_gradients(main_grads, mi_grads, self.clip, strategy, stacked)
-        install_gradients(params, [u if a is None else u + self.mi_weight * a for u, a in zip(g_u, g_a, strict=True)])
+        install_gradients(
+            params, [u if a is None else u + self.mi_weight * a for u, a in zip(g_u, g_a, strict=True)], scale
+        )
         return norms
 
     def backward(
@@ -268,4 +308,4 @@ class MIGradientStep:
             mi = local_gradients(module, mi, params)
         else:
             g_u = local_gradients(module, main_loss, params)
-        return self(params, g_u, mi, module.trainer.strategy, stacked)
+        return self(params, g_u, mi, module.trainer.strategy, stacked, scale=loss_scale(module, main_loss))
