@@ -91,13 +91,14 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         at = MODE_COVERAGE if site.endswith("mode-coverage.md") else "experiments/RESULTS.md"
         generated(site, content, at if site != "results/index.md" else "results/index.md")
     _site_path["experiments/RESULTS.md"] = "results/index.md"
+    _site_path[MODE_COVERAGE] = "results/mode-coverage.md"
     served = [*(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "experiments").glob("*/results/*.png")]
     served += (ROOT / "benchmarks" / "results").glob("*.png")
     for path in served:
         repo = path.relative_to(ROOT).as_posix()
         # A file of the repository at its repository path (not File.generated: mkdocs-jupyter's wrapper reads
         # abs_src_path from src_dir).
-        files.append(File(repo, src_dir=str(ROOT), dest_dir=config.site_dir, use_directory_urls=config.use_directory_urls))
+        files.append(File(repo, str(ROOT), config.site_dir, config.use_directory_urls))
         _site_path[repo] = repo
     return files
 

@@ -41,6 +41,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from typing_extensions import override
 
 from mine_gan.callbacks.media import run_directory
+from mine_gan.callbacks.mutual_information import MutualInformationMonitor
 from mine_gan.callbacks.seed_logger import SeedCSVLogger
 from mine_gan.data.seeds import SeedStackedData
 from mine_gan.models.seeds import stack_seeds
@@ -189,10 +190,7 @@ class MineGanCLI(LightningCLI):
         self.datamodule = SeedStackedData(datamodules)
         self._add_configure_optimizers_method_to_model(self.subcommand)
         self.trainer = self.instantiate_trainer()
-        if self.trainer.world_size > 1:
-            raise ValueError(
-                f"--seeds trains the seeds in one process: use one device, got world size {self.trainer.world_size}"
-            )
+        _check_seeds_trainer(self.trainer)
         trainer = self.trainer
         trainer.loggers = [*trainer.loggers, SeedCSVLogger(lambda: run_directory(trainer), seeds)]
 
@@ -232,6 +230,21 @@ class MineGanCLI(LightningCLI):
         if metrics:
             lines.append("  " + "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
         print("\n".join(lines), flush=True)
+
+
+def _check_seeds_trainer(trainer: pl.Trainer) -> None:
+    """Refuse, before training, what ``--seeds`` cannot run per seed: several processes, a pooled monitor."""
+    if trainer.world_size > 1:
+        raise ValueError(
+            f"`seeds` trains the seeds in one process: use one device (or --seed_everything per process), got "
+            f"world size {trainer.world_size}"
+        )
+    monitors = [type(c).__name__ for c in trainer.callbacks if isinstance(c, MutualInformationMonitor)]
+    if monitors:
+        raise ValueError(
+            f"`seeds` cannot run a {monitors[0]}: its one estimator would pool every seed's pairs; run the seeds "
+            "separately with --seed_everything, or drop the callback"
+        )
 
 
 def parse_seeds(value: Sequence[int] | str | None) -> list[int] | None:

@@ -22,11 +22,9 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
+from _markdown import PAGES, ROOT, blocks, commands, exec_python
 from torch.utils.data import DataLoader
 
-from _markdown import PAGES, ROOT, blocks, commands, exec_python
-
-mkdocs = pytest.importorskip("mkdocs")  # the [docs] extra, which the [test] extra installs
 
 README = ROOT / "README.md"
 # The set-up commands: CI runs the test command (.ci/run, checked below); the install command ends in the full
@@ -58,8 +56,27 @@ def _checks() -> dict[str, Callable[[dict], None]]:
         assert ns["gan"].trainer.global_step == 3 * 2 * 16  # D, T and G stepped on each batch of 2 epochs
         _own_gan_mi_term_acts(ns["MyGAN"])
 
+    def troubleshooting(ns: dict) -> None:
+        assert abs(ns["infonce"](ns["perfect"]).item() - math.log(ns["n"])) < 1e-5
+
+    def bottleneck(ns: dict) -> None:
+        (scores,) = ns["trainer"].test(ns["model"], ns["data"], verbose=False)
+        assert scores["test/error"] < 0.8  # 10 batches of training: far from the 90 % error of chance
+
+    def readme(ns: dict) -> None:
+        estimate(ns)
+        assert math.isfinite(ns["reg"].last_estimate)
+
+    def checkpoints(ns: dict) -> None:
+        assert tuple(ns["samples"].shape) == (1000, 2)
+        resumed = torch.load("runs/default/version_1/checkpoints/last.ckpt", weights_only=False)
+        assert resumed["epoch"] == 2  # the resumed run went on to the third epoch (0-based)
+
     return {
-        "README.md": estimate,
+        "README.md": readme,
+        "docs/guides/checkpoints.md": checkpoints,
+        "docs/guides/troubleshooting.md": troubleshooting,
+        "docs/guides/information-bottleneck.md": bottleneck,
         "docs/guides/estimate-mi.md": estimate_and_module,
         "docs/guides/your-own-module.md": own_module,
     }
@@ -105,10 +122,11 @@ def in_tmp(tmp_path, monkeypatch):
     torch.set_num_threads(threads)
 
 
-def _run_command(argv: list[str], train: bool, capsys) -> None:
+def _run_command(argv: list[str], train: bool, capsys, monkeypatch) -> None:
     from mine_gan.cli import cli
 
     assert argv[0] == "mine-gan", f"not a mine-gan command, and not in NOT_RUN: {' '.join(argv)}"
+    monkeypatch.setattr(sys, "argv", argv[:1])  # as from the console: the arguments are these, not pytest's
     if train:
         cli(argv[1:])
         return
@@ -120,7 +138,7 @@ def _run_command(argv: list[str], train: bool, capsys) -> None:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
-def test_page_runs(page: Path, in_tmp, capsys):
+def test_page_runs(page: Path, in_tmp, capsys, monkeypatch):
     """Every block of the page, in order: Python executed, ``mine-gan`` commands parsed (or run), YAML included."""
     namespace: dict = {"__name__": "page"}
     train = _page_id(page) in TRAIN_PAGES
@@ -130,7 +148,7 @@ def test_page_runs(page: Path, in_tmp, capsys):
         elif block.language == "bash":
             for text, argv in commands(block):
                 if text not in NOT_RUN:
-                    _run_command(argv, train, capsys)
+                    _run_command(argv, train, capsys, monkeypatch)
         elif block.language == "yaml":  # a file of the repository, included by pymdownx.snippets: never a copy
             included = re.fullmatch(r'--8<-- "([^"]+)"\n', block.code)
             assert included and (ROOT / included[1]).is_file(), f"{block}: YAML blocks include a config file"

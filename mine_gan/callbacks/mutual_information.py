@@ -61,7 +61,7 @@ from pytorch_lightning.callbacks import Callback
 from torch import Tensor, nn
 from typing_extensions import override
 
-from mine_gan.contracts import OUTPUTS_KEY
+from mine_gan.contracts import OUTPUTS_KEY, MultiSeedModule
 from mine_gan.estimators import MINE, Bound, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import BOUNDS, REPORTED_SET_BOUND
 from mine_gan.metrics.mutual_information import MutualInformation
@@ -201,6 +201,12 @@ class MutualInformationMonitor(Callback):
     # ---------------------------------------------------------------- hooks
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if isinstance(pl_module, MultiSeedModule) and pl_module.num_seeds > 1:
+            # One estimator over seed-major rows would pool the seeds' pairs (and log one value for all).
+            raise ValueError(
+                f"MutualInformationMonitor measures one model; this module trains {pl_module.num_seeds} seeds "
+                "as one (`seeds`): run them separately"
+            )
         for pair in self._pairs.values():
             if pair.estimator is not None:
                 self._ready(pair, trainer, trainer.strategy.root_device)

@@ -12,6 +12,7 @@ from torch.func import vmap
 
 from mine_gan import functional as MF
 from mine_gan.estimators.critics import pairwise_scores
+from mine_gan.nets.stack import SeedStack
 from mine_gan.validation import check_choice, check_paired, check_positive, check_unit_interval
 
 __all__ = ["MINE", "Bound", "Marginal"]
@@ -155,6 +156,46 @@ class MINE(nn.Module):
         dtype = param.dtype if param is not None else torch.get_default_dtype()
         return x.to(dtype), z.to(dtype)
 
+    @property
+    def num_seeds(self) -> int:
+        """Seeds whose critics this estimator stacks (a :class:`~mine_gan.nets.SeedStack` critic), else 1.
+
+        With ``S`` seeds every batch is ``S`` seed-major blocks of ``B`` rows, and every score, bound and
+        moving average is taken within each seed's block: nothing pairs one seed's rows with another's.
+        """
+        return self.critic.num_seeds if isinstance(self.critic, SeedStack) else 1
+
+    def _seed_streams(self, rng: Streams) -> list[torch.Generator]:
+        """One stream per seed for the shuffles of a stacked estimator (``rng`` must give them)."""
+        if not isinstance(rng, (list, tuple)) or len(rng) != self.num_seeds:
+            given = f"{len(rng)} streams" if isinstance(rng, (list, tuple)) else type(rng).__name__
+            raise ValueError(
+                f"this MINE stacks {self.num_seeds} seeds' critics: `rng` must be one torch.Generator per seed, "
+                f"got {given}"
+            )
+        return list(rng)
+
+    def _blocks(self, t: Tensor) -> Tensor:
+        """``(S·B, ...)`` seed-major rows as ``(S, B, ...)``."""
+        num = self.num_seeds
+        if t.shape[0] % num:
+            raise ValueError(f"{t.shape[0]} rows cannot be split into {num} seeds' blocks")
+        return t.view(num, t.shape[0] // num, *t.shape[1:])
+
+    def _pairwise(self, x: Tensor, z: Tensor) -> Tensor:
+        """All pairs' scores within each seed's block: ``(N, N)`` for one seed, ``(S, B, B)`` for ``S``."""
+        if self.num_seeds == 1:
+            return pairwise_scores(self.critic, x, z)
+        xs, zs = self._blocks(x), self._blocks(z)
+        num, batch = xs.shape[:2]
+        pairwise = getattr(self.critic, "pairwise", None)  # each seed's own, vmapped by the stack
+        if callable(pairwise):
+            return pairwise(x, z).view(num, batch, batch)
+        # Seed s's B² pairs (x_i, z_j), row-major, in the order pairwise_scores gives one seed.
+        pairs_x = xs.repeat_interleave(batch, dim=1).flatten(0, 1)
+        pairs_z = zs.repeat(1, batch, *([1] * (z.ndim - 1))).flatten(0, 1)
+        return self.critic(pairs_x, pairs_z).view(num, batch, batch)
+
     def scores(self, x: Tensor, z: Tensor, rng: Streams = None) -> tuple[Tensor, Tensor]:
         """Critic scores on joint and product-of-marginals samples, per ``self.marginal``.
 
@@ -162,20 +203,23 @@ class MINE(nn.Module):
             x: ``(N, ...)`` samples of X.
             z: ``(N, ...)`` samples of Z, paired with ``x``.
             rng: random stream (``torch.Generator``) for the ``"shuffle"`` permutation (for reproducible or
-                rank-synchronized shuffles); a list of ``S`` generators for ``N = S·B`` seed-major rows
-                of ``S`` seeds, each seed shuffled within its block by its own stream.
+                rank-synchronized shuffles). For a stacked estimator (:attr:`num_seeds` ``S > 1``, ``N = S·B``
+                seed-major rows) a list of ``S`` generators: each seed's block is shuffled by its own stream.
 
         Returns:
             ``(t_joint, t_marginal)``: shapes ``(N,)`` and ``(N,)`` for ``"shuffle"``, ``(N,)`` and
-            ``(N·(N−1),)`` for ``"all_pairs"``, ``(S, B)`` each for a list of ``S`` generators.
+            ``(N·(N−1),)`` for ``"all_pairs"``; for ``S`` seeds, the same per seed with a leading ``S``
+            (``(S, B)`` and ``(S, B)`` or ``(S, B·(B−1))``).
         """
         x, z = self._prepare(x, z)
         if self.marginal == "all_pairs":
-            s = pairwise_scores(self.critic, x, z)
-            off_diagonal = ~torch.eye(s.shape[0], dtype=torch.bool, device=s.device)
-            return s.diagonal(), s[off_diagonal]
+            s = self._pairwise(x, z)
+            off_diagonal = ~torch.eye(s.shape[-1], dtype=torch.bool, device=s.device)
+            return s.diagonal(dim1=-2, dim2=-1), s[..., off_diagonal]
+        if self.num_seeds > 1:
+            return self._seed_scores(x, z, self._seed_streams(rng))
         if isinstance(rng, (list, tuple)):
-            return self._seed_scores(x, z, rng)
+            raise ValueError(f"`rng` must be one torch.Generator for a single-seed MINE, got {len(rng)} streams")
         perm = torch.randperm(x.shape[0], device=z.device, generator=rng)
         both = self.critic(torch.cat([x, x]), torch.cat([z, z[perm]]))
         return both[: x.shape[0]], both[x.shape[0] :]
@@ -186,36 +230,36 @@ class MINE(nn.Module):
         The critic sees ``[x_0; x_0; x_1; x_1; ...]`` against ``[z_0; z_0[π_0]; ...]``: seed ``s``'s joint
         and shuffled halves, in the order a single seed's :meth:`scores` uses, block by block.
         """
-        if self.marginal != "shuffle":
-            raise ValueError(f"seed-grouped scores need marginal='shuffle', got {self.marginal!r}")
-        num, rows = len(rngs), x.shape[0]
-        if rows % num:
-            raise ValueError(f"{rows} rows cannot be split into {num} seeds' blocks")
-        batch = rows // num
-        xs, zs = x.view(num, batch, *x.shape[1:]), z.view(num, batch, *z.shape[1:])
+        xs, zs = self._blocks(x), self._blocks(z)
+        num, batch = xs.shape[:2]
         perms = torch.stack([torch.randperm(batch, device=z.device, generator=g) for g in rngs])
         shuffled = torch.gather(zs, 1, perms.view(num, batch, *([1] * (z.ndim - 1))).expand_as(zs))
         both = self.critic(torch.cat([xs, xs], 1).flatten(0, 1), torch.cat([zs, shuffled], 1).flatten(0, 1))
         both = both.view(num, 2 * batch)
         return both[:, :batch], both[:, batch:]
 
+    def _infonce(self, x: Tensor, z: Tensor) -> Tensor:
+        """InfoNCE on all pairs: a scalar, or each seed's ``(S,)`` within its block."""
+        x, z = self._prepare(x, z)
+        scores = self._pairwise(x, z)
+        return MF.infonce(scores) if self.num_seeds == 1 else vmap(MF.infonce)(scores)
+
     def loss(self, x: Tensor, z: Tensor, rng: Streams = None, update_ema: bool = True) -> Tensor:
         """Scalar to minimize to train the critic; its value is minus this batch's estimate.
 
         Args:
             x, z: paired samples, ``(N, ...)`` each.
-            rng: random stream (``torch.Generator``) for the shuffle; a list of ``S`` (one per seed) for seed-major
-                rows of ``S`` seeds: the loss is then ``(S,)``, each seed's bound with its own moving
-                average (``log_ema`` of shape ``(S,)``, see :class:`~mine_gan.nets.SeedStack`).
+            rng: random stream (``torch.Generator``) for the shuffle; for a stacked estimator of ``S`` seeds, one
+                per seed (see :meth:`scores`): the loss is then ``(S,)``, each seed's bound with its own moving
+                average (``log_ema`` of shape ``(S,)``).
             update_ema: update the moving average (training mode only). Pass ``False`` for a second
                 pass over the same batch, e.g. a generator step after the critic step.
         """
         if self.bound == "infonce":
-            x, z = self._prepare(x, z)
-            return -MF.infonce(pairwise_scores(self.critic, x, z))
+            return -self._infonce(x, z)
         t_joint, t_marginal = self.scores(x, z, rng)
         objective_fn = partial(critic_objective, self.bound, ema_decay=self.ema_decay, smile_tau=self.smile_tau)
-        if t_joint.ndim == 2:  # seeds' blocks: one bound and one moving average per seed
+        if self.num_seeds > 1:  # one bound and one moving average per seed
             objective_fn = vmap(objective_fn)
         objective, reported, new_log_ema = objective_fn(t_joint, t_marginal, self.log_ema)
         if self.bound == "mine" and self.training and update_ema:
@@ -227,12 +271,12 @@ class MINE(nn.Module):
         return reported_bound(self.bound, t_joint, t_marginal, self.smile_tau)
 
     def forward(self, x: Tensor, z: Tensor, rng: Streams = None) -> Tensor:
-        """Estimate of ``I(X; Z)`` in nats on this batch (differentiable; see the class table)."""
+        """Estimate of ``I(X; Z)`` in nats on this batch (differentiable; see the class table); ``(S,)`` for
+        a stacked estimator of ``S`` seeds."""
         if self.bound == "infonce":
-            x, z = self._prepare(x, z)
-            return MF.infonce(pairwise_scores(self.critic, x, z))
+            return self._infonce(x, z)
         t_joint, t_marginal = self.scores(x, z, rng)
-        return (vmap(self._report) if t_joint.ndim == 2 else self._report)(t_joint, t_marginal)
+        return (vmap(self._report) if self.num_seeds > 1 else self._report)(t_joint, t_marginal)
 
     def estimate_from_scores(self, t_joint: Tensor, t_marginal: Tensor) -> Tensor:
         """The reported value from precomputed scores (``t_marginal`` as the off-diagonal pairs)."""

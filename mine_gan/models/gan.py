@@ -303,10 +303,12 @@ class GANModule(pl.LightningModule):
             self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, **kwargs)
             return
         seeds = self._run_seeds()
-        # A 0-d value is one for all seeds (e.g. the zero gradient norms of a step without MI term).
-        per_seed = {k: v.expand(len(seeds)) if v.ndim == 0 else v for k, v in values.items()}
+        # Every value must be each seed's own: a pooled value copied to every seed would hide a coupling bug.
+        pooled = {k: tuple(v.shape) for k, v in values.items() if tuple(v.shape) != (len(seeds),)}
+        if pooled:
+            raise RuntimeError(f"with {len(seeds)} seeds every logged value must be one per seed, got shapes {pooled}")
         self.log_dict(
-            {f"seed_{seed}/{stage}/{k}": v[i] for k, v in per_seed.items() for i, seed in enumerate(seeds)}, **kwargs
+            {f"seed_{seed}/{stage}/{k}": v[i] for k, v in values.items() for i, seed in enumerate(seeds)}, **kwargs
         )
 
     def seed_module(self, index: int) -> GANModule:

@@ -122,6 +122,9 @@ def clip_mi_gradients(
     g_a: list[Tensor | None] = [None] * len(main_grads)
     for i, g in zip(selected, g_a_selected, strict=True):
         g_a[i] = g
+    if stacked and not selected and main_grads:  # no MI term: zero norms, one per seed (S from g_u's stacking)
+        zeros = main_grads[0].new_zeros(main_grads[0].shape[0])
+        return g_u, g_a, dict.fromkeys(("grad_norm_adv", "grad_norm_mi", "grad_norm_mi_clipped"), zeros)
     norms = {
         "grad_norm_adv": global_norm(g_u_selected, stacked).detach(),
         "grad_norm_mi": global_norm(g_m, stacked).detach(),

@@ -33,6 +33,8 @@ MIXTURE = str(ROOT / "experiments" / "gaussians25" / "gan_mine.yaml")
 CASES = {
     "infogan_mine_code": [MIXTURE, *RECIPE],
     "infogan_mine_latent": [MIXTURE, *RECIPE, "--model.init_args.mi_target=latent", "--model.init_args.mi_bound=mine"],
+    # All-pairs bound: each seed's N² scores within its own rows (nothing pooled across seeds).
+    "infogan_infonce": [MIXTURE, *RECIPE, "--model.init_args.mi_bound=infonce"],
     "infogan_q": [str(ROOT / "experiments" / "gaussians25" / "gan_q.yaml"), *RECIPE],
     "bigan_mine": [
         str(ROOT / "experiments" / "bigan_digits" / "bigan_mine.yaml"),
@@ -133,3 +135,27 @@ def test_seeds_write_each_seeds_files_and_refuse_sampling_the_stack(tmp_path):
 def test_bad_seeds_are_refused_before_training(bad, tmp_path):
     with pytest.raises((ValueError, SystemExit)):
         _fit([MIXTURE], tmp_path, "--seeds", bad)
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--trainer.callbacks+=mine_gan.callbacks.MutualInformationMonitor", "--trainer.callbacks.pairs=[code]"],
+         "cannot run a MutualInformationMonitor"),
+        (["--trainer.accelerator=cpu", "--trainer.strategy=ddp", "--trainer.devices=2"], "use one device"),
+    ],
+    ids=["monitor", "ddp"],
+)
+def test_settings_that_would_pool_the_seeds_are_refused_in_one_line(extra, named, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _fit([MIXTURE], tmp_path, "--seeds", "0,1", *extra)
+    assert exit_info.value.code == 2
+    lines = (capsys.readouterr().err).strip().splitlines()
+    assert lines[-1].startswith("error: seeds='0,1': `seeds` ") and named in lines[-1], lines
+    assert len(lines) <= 3, lines
+
+
+def test_a_pooled_value_is_not_copied_to_every_seed(tmp_path):
+    run = _fit([MIXTURE, "--data.init_args.batch_size=8"], tmp_path, "--seeds", "0,1", "--trainer.max_steps=1")
+    with pytest.raises(RuntimeError, match=r"one per seed, got shapes \{'mi': \(\)\}"):
+        run.model._log_values("train", {"mi": torch.tensor(0.5)})
