@@ -8,7 +8,9 @@ rewrites each docstring before it is parsed:
   rendered by ``pymdownx.arithmatex`` (``generic: true``) and MathJax;
 - ``:math:`expr``` becomes ``$expr$``;
 - ``:class:`~a.b.C``` and the other reference roles become the code span ``C`` (Sphinx's ``~`` shows the last
-  component; without it the whole target);
+  component; without it the whole target), linked to the object's entry in the reference where there is one: the
+  target is resolved in the docstring's scope, as Python would resolve the name there, and handed to
+  mkdocs-autorefs as an optional reference (one that is not documented stays plain code, without a warning);
 - an ``Example:`` section heading becomes ``Examples:``, the heading Griffe's Google parser reads as examples (it
   takes ``Example:`` for an admonition and renders its doctests as prose).
 
@@ -18,6 +20,7 @@ Only the docstring text handed to the renderer changes; the source files stay as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import griffe
 
@@ -27,9 +30,17 @@ EXAMPLE_HEADING = re.compile(r"^([ \t]*)Example:[ \t]*$", re.M)
 DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<inline>.*)$")
 
 
-def _role(match: re.Match[str]) -> str:
+def _role(match: re.Match[str], resolve: Callable[[str], str] | None = None) -> str:
     short, target = match.group(1), match.group(2)
-    return f"`{target.rsplit('.', 1)[-1] if short else target}`"
+    name = target.rsplit(".", 1)[-1] if short else target
+    if resolve is None:
+        return f"`{name}`"
+    head, _, rest = target.partition(".")
+    try:
+        identifier = resolve(head) + (f".{rest}" if rest else "")
+    except (griffe.NameResolutionError, KeyError):
+        identifier = target
+    return f'<autoref identifier="{identifier}" optional><code>{name}</code></autoref>'
 
 
 def _indent(line: str) -> int:
@@ -57,8 +68,13 @@ def _math_blocks(text: str) -> str:
     return "\n".join(out)
 
 
-def sphinx_to_markdown(text: str) -> str:
+def sphinx_to_markdown(text: str, resolve: Callable[[str], str] | None = None) -> str:
     """The docstring ``text`` with its Sphinx math and roles as Markdown.
+
+    Args:
+        text: a docstring.
+        resolve: the full path of a name in the docstring's scope (``griffe.Object.resolve``); without it the
+            roles become unlinked code.
 
     Example:
         >>> print(sphinx_to_markdown("Norm.\\n\\n.. math:: a^2\\n\\nSee :class:`~x.MINE`, :math:`b`."))
@@ -72,12 +88,17 @@ def sphinx_to_markdown(text: str) -> str:
     """
     text = EXAMPLE_HEADING.sub(r"\1Examples:", _math_blocks(text))
     text = INLINE_MATH.sub(lambda m: f"${m.group(1)}$", text)
-    return ROLE.sub(_role, text)
+    return ROLE.sub(lambda m: _role(m, resolve), text)
 
 
 class SphinxMarkup(griffe.Extension):
-    """Rewrite every docstring of the loaded objects with :func:`sphinx_to_markdown`."""
+    """Rewrite every docstring of a loaded package with :func:`sphinx_to_markdown`, once it is loaded whole (so
+    that a name defined further down its module resolves too)."""
 
-    def on_instance(self, *, obj: griffe.Object, **kwargs: object) -> None:
-        if obj.docstring is not None:
-            obj.docstring.value = sphinx_to_markdown(obj.docstring.value)
+    def on_package(self, *, pkg: griffe.Module, **kwargs: object) -> None:
+        objects = [pkg]
+        while objects:
+            obj = objects.pop()
+            if obj.docstring is not None:
+                obj.docstring.value = sphinx_to_markdown(obj.docstring.value, obj.resolve)
+            objects += [m for m in obj.members.values() if not m.is_alias]

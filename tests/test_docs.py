@@ -159,7 +159,7 @@ def test_page_runs(page: Path, in_tmp, capsys, monkeypatch):
         check(namespace)
 
 
-def test_every_page_has_a_block_or_is_prose():
+def test_runner_finds_the_blocks():
     """The runner finds the blocks: every guide has at least one, and README its two set-up commands."""
     for page in (ROOT / "docs" / "guides").glob("*.md"):
         assert blocks(page), f"{page.name}: no code block found"
@@ -199,6 +199,7 @@ def test_site_builds_strict(tmp_path):
     assert "Estimate the mutual information" in api["mine_gan"]
     assert 'class="arithmatex"' in api["mine_gan"] and ".. math::" not in api["mine_gan"]
     assert ":class:`" not in "".join(api.values())
+    assert 'class="autorefs autorefs-internal"' in api["callbacks"]  # a role resolved into a link to its entry
     # The results pages, from the result files, with their pictures; the notebooks, rendered.
     gaussians = (site / "results" / "gaussian_mi" / "index.html").read_text()
     assert "<img" in gaussians and (site / "experiments" / "gaussian_mi" / "results" / "gaussian_mi_d1.png").exists()
