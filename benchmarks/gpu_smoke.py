@@ -24,6 +24,10 @@ estimate_mi    ``estimate_mi`` on CUDA tensors: the estimate of a known MI, two 
 ddp            a 2-process DDP fit with the mode histogram, where 2 GPUs exist (skipped otherwise)
 ============== =================================================================================
 
+``--rehearse-on-cpu`` runs the same checks with ``cuda`` replaced by the CPU (the GPU-only ones skipped:
+``16-mixed``, the sync count, ``ddp``), to check the script itself on a machine without a GPU; it writes its
+table under ``--workdir`` only.
+
 It writes ``benchmarks/results/gpu_smoke.txt`` (the table) and ``benchmarks/results/gpu_smoke_meta.json``
 (commit, command, device, torch and Lightning versions, per-check details); each check's output is kept
 under ``--workdir``. The exit status is 0 when every check that ran passed, 1 otherwise, and 2 without a
@@ -62,8 +66,10 @@ def _require(condition: bool, message: str) -> None:
 
 
 class Smoke:
-    def __init__(self, workdir: Path, batches: int) -> None:
-        self.workdir, self.batches = workdir, batches
+    def __init__(self, workdir: Path, batches: int, rehearse: bool = False) -> None:
+        self.workdir, self.batches, self.rehearse = workdir, batches, rehearse
+        self.accelerator, self.device = ("cpu", "cpu") if rehearse else ("gpu", "cuda")
+        self.reseed_warnings = 0 if rehearse else 1  # resuming across device types warns once
         self.details: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -75,7 +81,8 @@ class Smoke:
         _require(done.returncode == 0, f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
         return done
 
-    def fit_args(self, name: str, *config: str, accelerator: str = "gpu", devices: int = 1) -> list[str]:
+    def fit_args(self, name: str, *config: str, accelerator: str | None = None, devices: int = 1) -> list[str]:
+        accelerator = accelerator or self.accelerator
         return [
             "fit",
             *config,
@@ -147,7 +154,7 @@ class Smoke:
 
         path = self.checkpoint("fit")
         saved = torch.load(path, map_location="cpu", weights_only=False)["mine_gan_random_stream"]
-        _require(saved.get("device") == "cuda", f"the GPU checkpoint's streams say {saved.get('device')!r}")
+        _require(saved.get("device") == self.device, f"the GPU checkpoint's streams say {saved.get('device')!r}")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model = InfoGAN.load_from_checkpoint(path, map_location="cpu")
@@ -160,7 +167,8 @@ class Smoke:
             "--trainer.max_epochs=2",
             f"--ckpt_path={path}",
         )
-        _require(done.stderr.count(RESEEDED) == 1, "resuming on the CPU did not warn once about the streams")
+        warned = done.stderr.count(RESEEDED)
+        _require(warned == self.reseed_warnings, f"resuming on the CPU warned {warned} times about the streams")
         return {"samples": tuple(samples.shape), "resumed_on_cpu": True}
 
     def cpu_to_gpu(self) -> dict:
@@ -171,7 +179,8 @@ class Smoke:
             "--trainer.max_epochs=2",
             f"--ckpt_path={self.checkpoint('cpu_run')}",
         )
-        _require(done.stderr.count(RESEEDED) == 1, "resuming on the GPU did not warn once about the streams")
+        warned = done.stderr.count(RESEEDED)
+        _require(warned == self.reseed_warnings, f"resuming on the GPU warned {warned} times about the streams")
         return {"final/modes": self.last(self.rows("cpu_to_gpu"), "final/modes")}
 
     def predict(self) -> dict:
@@ -179,7 +188,7 @@ class Smoke:
 
         path = self.checkpoint("fit")
         out = {}
-        for accelerator in ("gpu", "cpu"):
+        for accelerator in (self.accelerator, "cpu"):
             script = (
                 "import sys, torch\nfrom mine_gan.cli import cli\n"
                 f"run = cli(['predict', '--ckpt_path={path}', '--trainer.accelerator={accelerator}', "
@@ -191,12 +200,14 @@ class Smoke:
             (self.workdir / f"predict_{accelerator}.log").write_text(done.stdout + "\n" + done.stderr)
             _require(done.returncode == 0, f"predict on {accelerator}: exit {done.returncode}")
             out[accelerator] = torch.load(self.workdir / f"{accelerator}.pt")
-        rows = sum(b.shape[0] for b in out["gpu"])
-        largest = max(float((a - b).abs().max()) for a, b in zip(out["gpu"], out["cpu"], strict=True))
+        rows = sum(b.shape[0] for b in out["cpu"])
+        largest = max(float((a - b).abs().max()) for a, b in zip(out[self.accelerator], out["cpu"], strict=True))
         # The prediction streams are seeded per batch on the module's device: GPU and CPU draw differently.
         return {"rows": rows, "max |gpu - cpu|": largest}
 
     def precision(self, precision: str) -> dict:
+        if self.rehearse and precision == "16-mixed":
+            return {"skipped": "Lightning refuses 16-mixed on a CPU"}
         name = precision.replace("-", "_")
         self.cli(name, *self.fit_args(name, "--torch_threads=null"), f"--trainer.precision={precision}")
         rows = self.rows(name)
@@ -221,10 +232,13 @@ class Smoke:
         x = torch.randn(10_000, 5, generator=g)
         z = 0.8 * x + 0.6 * torch.randn(10_000, 5, generator=g)
         truth = -2.5 * math.log(1 - 0.64)
-        result = estimate_mi(x.cuda(), z.cuda(), seed=0)
+        device = self.device
+        result = estimate_mi(x.to(device), z.to(device), seed=0)
         _require(abs(result.value - truth) < 0.3, f"estimate {result.value:.3f} for a true {truth:.3f}")
-        unseeded = [estimate_mi(x.cuda(), z.cuda(), steps=50).value for _ in range(2)]
+        unseeded = [estimate_mi(x.to(device), z.to(device), steps=50).value for _ in range(2)]
         _require(unseeded[0] != unseeded[1], "two seed=None calls gave the same estimate")
+        if self.rehearse:
+            return {"value": result.value, "truth": truth, "unseeded": unseeded, "syncs_per_step": "skipped"}
         estimator = MINE(ConcatCritic(5, 5, hidden_dims=(64,))).cuda()
         xs, zs = x[:2048].cuda(), z[:2048].cuda()
         steps = 50
@@ -246,7 +260,7 @@ class Smoke:
     def ddp(self) -> dict:
         import torch
 
-        if torch.cuda.device_count() < 2:
+        if self.rehearse or torch.cuda.device_count() < 2:
             return {"skipped": f"{torch.cuda.device_count()} GPU"}
         self.cli("ddp", *self.fit_args("ddp", "--torch_threads=null", devices=2), "--trainer.strategy=ddp")
         return {"final/modes": self.last(self.rows("ddp"), "final/modes")}
@@ -280,7 +294,7 @@ def _meta(argv: list[str]) -> dict:
         "commit": commit,
         "uncommitted_changes": dirty,
         "command": " ".join([sys.executable, *argv]),
-        "device": torch.cuda.get_device_name(0),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu (rehearsal)",
         "gpus": torch.cuda.device_count(),
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
@@ -295,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(CHECKS), help="comma-separated checks to run (default: all)")
     parser.add_argument("--batches", type=int, default=100, help="training batches per fit (default: 100)")
     parser.add_argument("--workdir", type=Path, default=Path("runs/gpu_smoke"), help="where runs and logs go")
+    parser.add_argument(
+        "--rehearse-on-cpu", action="store_true", help="check the script itself on a CPU (table kept in --workdir)"
+    )
     args = parser.parse_args(argv[1:])
     names = [n for n in args.only.split(",") if n]
     unknown = sorted(set(names) - set(CHECKS))
@@ -303,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    if not torch.cuda.is_available():
+    if not torch.cuda.is_available() and not args.rehearse_on_cpu:
         print(
             "gpu_smoke: no CUDA GPU is visible to torch (torch.cuda.is_available() is False); this script checks "
             "the GPU paths and runs only on a machine with an NVIDIA GPU. Nothing was run or written.",
@@ -311,18 +328,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     args.workdir.mkdir(parents=True, exist_ok=True)
-    smoke = Smoke(args.workdir.resolve(), args.batches)
+    smoke = Smoke(args.workdir.resolve(), args.batches, rehearse=args.rehearse_on_cpu)
     for name in names:
         smoke.run(name)
     meta = {**_meta(argv), "checks": smoke.details}
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = args.workdir if args.rehearse_on_cpu else RESULTS  # a rehearsal is not a GPU result
+    out.mkdir(parents=True, exist_ok=True)
     lines = [f"gpu_smoke at {meta['commit'][:7]} on {meta['device']} ({meta['gpus']} GPU), torch {meta['torch']}"]
     lines += [f"{'check':12s} {'status':6s} {'seconds':>8s}  details"]
     for name, detail in smoke.details.items():
         shown = {k: v for k, v in detail.items() if k not in ("trace", "status", "seconds")}
         lines.append(f"{name:12s} {detail['status']:6s} {detail['seconds']:8.1f}  {shown}")
-    (RESULTS / "gpu_smoke.txt").write_text("\n".join(lines) + "\n")
-    (RESULTS / "gpu_smoke_meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    (out / "gpu_smoke.txt").write_text("\n".join(lines) + "\n")
+    (out / "gpu_smoke_meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print("\n".join(lines))
     return 0 if all(d["status"] != "FAIL" for d in smoke.details.values()) else 1
 

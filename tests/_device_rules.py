@@ -7,6 +7,9 @@ Two facts break GPU runs that a CPU run never meets, and both can be reproduced 
 * ``torch.randn(..., device=d, generator=g)`` raises on CUDA unless ``g`` lives on ``d``'s device type; the
   CPU and the ``meta`` device let it pass. :func:`strict_draws` makes torch's draws raise as CUDA does, so
   a module on ``meta`` (standing for the GPU) with a CPU generator fails here where it would fail there.
+* torch has no ``meta`` generator. :func:`meta_generators` makes ``torch.Generator(device="meta")`` give a
+  CPU generator that says it is on ``meta``: a stream that followed a module to ``meta`` can then be told
+  from one left behind on the CPU (a CPU checkpoint resumed on a GPU).
 """
 
 from __future__ import annotations
@@ -26,6 +29,30 @@ def cuda_sized_states(count: int) -> list[torch.Tensor]:
     state = torch.zeros(CUDA_STATE_BYTES, dtype=torch.uint8)
     state[0] = 1
     return [state.clone() for _ in range(count)]
+
+
+class _MetaGenerator(torch.Generator):
+    """A CPU generator whose ``device`` says ``meta`` (draws on ``meta`` need no values)."""
+
+    def __new__(cls, device: str | torch.device = "cpu"):
+        return super().__new__(cls, "cpu")
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("meta")
+
+
+@contextlib.contextmanager
+def meta_generators(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Within the context, ``torch.Generator(device="meta")`` gives a generator that says it is on ``meta``."""
+    real = torch.Generator
+
+    def generator(device: str | torch.device = "cpu") -> torch.Generator:
+        return _MetaGenerator() if torch.device(device).type == "meta" else real(device)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "Generator", generator)
+        yield
 
 
 def _draw_device(args: tuple, kwargs: dict) -> torch.device:

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import warnings
 from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.func import vmap
 from typing_extensions import override
@@ -230,7 +230,7 @@ class GANModule(pl.LightningModule):
 
         A state moves exactly between devices of one type (``cuda:0`` to ``cuda:1``). Between types it
         cannot, so the streams restart from seeds derived from the run's seeds and the iteration, the same
-        on every process, with one warning.
+        on every process, with one warning (from rank 0).
         """
         self._seeds = self._run_seeds()
         if self._streams is not None:
@@ -242,14 +242,13 @@ class GANModule(pl.LightningModule):
         self._saved_streams = None
         if source == device.type:
             return [torch.Generator(device=device).set_state(state) for state in states]
-        warnings.warn(
+        rank_zero_warn(
             f"the random streams of this {type(self).__name__} were saved on {source} and it now runs on "
             f"{device.type}; a generator's state cannot move between device types, so its training streams "
             f"restart at iteration {self._iteration} from seeds derived from {self._seeds}: networks, optimizers "
             f"and MINE's moving average carry on exactly, the noise drawn from here on differs from a run that "
             f"stayed on {source}, and sampling with your own `rng` is unaffected",
-            UserWarning,
-            stacklevel=3,
+            category=UserWarning,
         )
         return [seeded_generator(seed, _RESEEDED, self._iteration, device=device) for seed in self._seeds]
 

@@ -3,9 +3,10 @@
 A CUDA run saves 16-byte generator states; a CPU generator's is 5,056 bytes, and torch refuses to load one
 into the other. These tests fabricate the CUDA-sized states (``_device_rules``) and check what a user on a
 laptop gets: ``load_from_checkpoint`` and sampling work without a warning (sampling never needs the training
-streams), and resuming works with one warning that the streams were re-seeded. Public ``rng`` arguments
-accept a generator on another device than the module's (the ``meta`` device stands for the GPU, with torch's
-draws made as strict as CUDA's).
+streams), and resuming works with one warning that the streams were re-seeded; a CPU checkpoint's streams
+follow the module to another device type. (Resuming on the same device type is exact:
+``tests/test_checkpoints.py``.) Public ``rng`` arguments accept a generator on another device than the
+module's. The ``meta`` device stands for the GPU, with torch's draws made as strict as CUDA's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import warnings
 import pytest
 import pytorch_lightning as pl
 import torch
-from _device_rules import cuda_sized_states, strict_draws
+from _device_rules import cuda_sized_states, meta_generators, strict_draws
 
 from mine_gan.data import GaussianMixture
 from mine_gan.models import BiGAN, InfoGAN
@@ -95,17 +96,25 @@ def test_a_gpu_checkpoint_resumes_on_the_cpu_with_one_warning_and_reseeded_strea
     assert saved["device"] == "cpu" and torch.equal(saved["states"][0], stream.get_state())
 
 
-def test_resuming_on_the_same_device_type_restores_the_stream_exactly(tmp_path):
+def test_cpu_streams_follow_the_module_to_another_device_type(tmp_path, monkeypatch):
+    """A CPU checkpoint resumed on a GPU: the restored streams must not stay on the CPU (``meta`` stands for
+    the GPU); they are re-seeded there with one warning, and the training step's draws are made there."""
     pl.seed_everything(0)
     model = _infogan()
     trainer = _trainer(tmp_path)
     trainer.fit(model, _data())
-    expected = model.random_stream.get_state()
     trainer.save_checkpoint(tmp_path / "cpu.ckpt")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        loaded = InfoGAN.load_from_checkpoint(tmp_path / "cpu.ckpt", **_networks())
-        assert torch.equal(loaded.random_stream.get_state(), expected)
+    loaded = InfoGAN.load_from_checkpoint(tmp_path / "cpu.ckpt", **_networks())
+    with meta_generators(monkeypatch):
+        loaded.to("meta")  # what Lightning does after restoring, before the first step
+        with pytest.warns(UserWarning, match="saved on cpu and it now runs on meta") as caught:
+            stream = loaded.random_stream
+            assert loaded.random_stream is stream  # moved once, then kept
+        assert len(caught) == 1 and stream.device.type == "meta"
+        with strict_draws(monkeypatch) as draws:
+            z, _ = loaded._latent(8, loaded.random_stream)  # the training step's draw
+        assert draws and all(drawn == generator == "meta" for drawn, generator in draws)
+        assert z.device.type == "meta"
 
 
 def _bigan() -> BiGAN:
