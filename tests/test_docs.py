@@ -11,6 +11,7 @@ listed in :data:`NOT_RUN` with the reason, so no block goes untested silently.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -24,7 +25,6 @@ import pytorch_lightning as pl
 import torch
 from _markdown import PAGES, ROOT, blocks, commands, exec_python
 from torch.utils.data import DataLoader
-
 
 README = ROOT / "README.md"
 # The set-up commands: CI runs the test command (.ci/run, checked below); the install command ends in the full
@@ -206,3 +206,62 @@ def test_site_builds_strict(tmp_path):
     for notebook in (ROOT / "notebooks").glob("*.ipynb"):
         assert (site / "notebooks" / notebook.stem / "index.html").exists()
     assert (site / "index.html").exists()  # README
+
+
+def _sphinx_markup():
+    spec = importlib.util.spec_from_file_location("griffe_sphinx_markup", ROOT / "docs" / "griffe_sphinx_markup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docstring_markup_for_the_site():
+    """The Griffe extension's rewriting of a Google docstring's Sphinx markup, on a docstring of every form."""
+    docstring = """Norm, :math:`\\|g\\|`, of :class:`MINE`, :class:`~mine_gan.MIRegularizer` and :func:`estimate_mi`.
+
+    .. math:: a = b
+
+    Args:
+        grads: gradients, summed as
+
+            .. math::
+
+                \\|g\\| = \\sqrt{\\sum_k g_k^2}
+                + 0
+
+        other: see :meth:`torch.Tensor.norm`.
+
+    Example:
+        >>> 1 + 1
+        2
+    """
+    names = {"MINE": "mine_gan.estimators.mine.MINE"}  # the names in the docstring's scope; estimate_mi is not
+
+    def resolve(name: str) -> str:
+        return names[name]
+
+    expected = """Norm, $\\|g\\|$, of <autoref identifier="mine_gan.estimators.mine.MINE" optional><code>MINE</code>\
+</autoref>, <autoref identifier="mine_gan.MIRegularizer" optional><code>MIRegularizer</code></autoref> and \
+<autoref identifier="estimate_mi" optional><code>estimate_mi</code></autoref>.
+
+    $$
+    a = b
+    $$
+
+
+    Args:
+        grads: gradients, summed as
+
+            $$
+            \\|g\\| = \\sqrt{\\sum_k g_k^2}
+            + 0
+            $$
+
+
+        other: see <autoref identifier="torch.Tensor.norm" optional><code>torch.Tensor.norm</code></autoref>.
+
+    Examples:
+        >>> 1 + 1
+        2
+    """
+    assert _sphinx_markup().sphinx_to_markdown(docstring, resolve) == expected
