@@ -42,6 +42,7 @@ from typing_extensions import override
 
 from mine_gan.callbacks.media import run_directory
 from mine_gan.callbacks.mutual_information import MutualInformationMonitor
+from mine_gan.callbacks.seed_checkpoints import SeedCheckpoints
 from mine_gan.callbacks.seed_logger import SeedCSVLogger
 from mine_gan.data.seeds import SeedStackedData
 from mine_gan.models.seeds import stack_seeds
@@ -193,6 +194,7 @@ class MineGanCLI(LightningCLI):
         _check_seeds_trainer(self.trainer)
         trainer = self.trainer
         trainer.loggers = [*trainer.loggers, SeedCSVLogger(lambda: run_directory(trainer), seeds)]
+        trainer.callbacks.append(SeedCheckpoints(lambda: run_directory(trainer)))  # each seed's loadable checkpoint
 
     @override
     def _add_instantiators(self) -> None:

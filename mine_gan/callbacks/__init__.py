@@ -3,9 +3,11 @@
 from mine_gan.callbacks.modes import ModeHistogram
 from mine_gan.callbacks.mutual_information import MutualInformationMonitor
 from mine_gan.callbacks.samples import SamplePictures
+from mine_gan.callbacks.seed_checkpoints import SeedCheckpoints
 
 __all__ = [
     "ModeHistogram",
     "MutualInformationMonitor",
     "SamplePictures",
+    "SeedCheckpoints",
 ]

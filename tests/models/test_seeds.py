@@ -11,9 +11,11 @@ import csv
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from mine_gan.cli import cli
+from mine_gan.models import BiGAN, InfoGAN
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
@@ -140,8 +142,10 @@ def test_bad_seeds_are_refused_before_training(bad, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
-        (["--trainer.callbacks+=mine_gan.callbacks.MutualInformationMonitor", "--trainer.callbacks.pairs=[code]"],
-         "cannot run a MutualInformationMonitor"),
+        (
+            ["--trainer.callbacks+=mine_gan.callbacks.MutualInformationMonitor", "--trainer.callbacks.pairs=[code]"],
+            "cannot run a MutualInformationMonitor",
+        ),
         (["--trainer.accelerator=cpu", "--trainer.strategy=ddp", "--trainer.devices=2"], "use one device"),
     ],
     ids=["monitor", "ddp"],
@@ -159,3 +163,66 @@ def test_a_pooled_value_is_not_copied_to_every_seed(tmp_path):
     run = _fit([MIXTURE, "--data.init_args.batch_size=8"], tmp_path, "--seeds", "0,1", "--trainer.max_steps=1")
     with pytest.raises(RuntimeError, match=r"one per seed, got shapes \{'mi': \(\)\}"):
         run.model._log_values("train", {"mi": torch.tensor(0.5)})
+
+
+def _checkpointed(config: list[str], out: Path, name: str, *extra: str) -> object:
+    """``mine-gan fit`` of ``config`` for 2 epochs of 6 batches, float64, saving ``last.ckpt`` every epoch."""
+    return _fit(
+        config,
+        out,
+        "--trainer.max_epochs=2",
+        "--trainer.limit_train_batches=6",
+        "--trainer.enable_checkpointing=true",
+        "--trainer.callbacks+=ModelCheckpoint",
+        "--trainer.callbacks.save_last=true",
+        f"--trainer.logger.init_args.name={name}",
+        *extra,
+    )
+
+
+BIGAN_TINY = CASES["bigan_mine"]
+
+
+@pytest.mark.parametrize(
+    ("config", "module_class"), [([MIXTURE], InfoGAN), (BIGAN_TINY, BiGAN)], ids=["infogan", "bigan"]
+)
+def test_each_seeds_checkpoint_loads_as_its_single_run(config, module_class, tmp_path):
+    batched = _checkpointed(config, tmp_path, "batched", "--seeds", "0,1")
+    single = _checkpointed(config, tmp_path, "single", "--seed_everything=1")
+    path = Path(batched.trainer.logger.log_dir) / "seed_1" / "checkpoints" / "last.ckpt"
+    loaded = module_class.load_from_checkpoint(path)  # a plain single-seed module, rebuilt from the configuration
+    assert type(loaded) is module_class and loaded.num_seeds == 1 and loaded.seeds == [1]
+    reference = single.model.state_dict()
+    assert loaded.state_dict().keys() == reference.keys()
+    for key, value in loaded.state_dict().items():
+        torch.testing.assert_close(value.double(), reference[key].double(), rtol=1e-6, atol=1e-9, msg=key)
+    # load_from_checkpoint builds the module in float32: the single run's model cast likewise, float32 tolerances.
+    stream = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    torch.testing.assert_close(loaded.sample(64, rng=stream()), single.model.float().sample(64, rng=stream()))
+    # Where the batched run stood: its random stream and iteration count.
+    assert loaded.random_stream.get_state().equal(single.model.random_stream.get_state())
+
+
+class StopAfterOneEpoch(pl.Callback):
+    """Stops the run after its first epoch, as a killed job whose last checkpoint is that epoch's (same schedule)."""
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        trainer.should_stop = True
+
+
+_STOP = f"{__name__}.StopAfterOneEpoch"
+
+
+def test_a_batched_run_resumes_from_its_own_checkpoint(tmp_path):
+    # float32, as tests/test_checkpoints.py resumes single runs exactly (at 64-true a single run's resume drifts by
+    # ~1e-8 too, batched or not).
+    run = ["--seeds", "0,1", "--trainer.precision=32-true"]
+    whole = _checkpointed([MIXTURE], tmp_path, "whole", *run)
+    killed = _checkpointed([MIXTURE], tmp_path, "killed", *run, "--trainer.callbacks+=" + _STOP)
+    assert killed.trainer.current_epoch == 1 and killed.trainer.global_step < whole.trainer.global_step
+    checkpoint = Path(killed.trainer.checkpoint_callback.dirpath) / "last.ckpt"
+    resumed = _checkpointed([MIXTURE], tmp_path, "resumed", *run, f"--ckpt_path={checkpoint}")
+    assert resumed.trainer.global_step == whole.trainer.global_step
+    reference = whole.model.state_dict()
+    for key, value in resumed.model.state_dict().items():
+        torch.testing.assert_close(value, reference[key], rtol=0, atol=0, msg=key)
