@@ -44,6 +44,7 @@ from mine_gan.callbacks.media import run_directory
 from mine_gan.callbacks.mutual_information import MutualInformationMonitor
 from mine_gan.callbacks.seed_checkpoints import SeedCheckpoints
 from mine_gan.callbacks.seed_logger import SeedCSVLogger
+from mine_gan.cli_errors import ConciseArgumentParser
 from mine_gan.data.seeds import SeedStackedData
 from mine_gan.models.seeds import stack_seeds
 
@@ -301,6 +302,7 @@ def cli(args: Sequence[str] | None = None, run: bool = True) -> MineGanCLI:
             pl.LightningDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
+            parser_class=ConciseArgumentParser,
             seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
             parser_kwargs={

@@ -5,8 +5,10 @@ with the functions here, so a choice has one name, one type and one error messag
 
 ==================  =====================================================================================
 ``Clip``            ``"adaptive"`` (eq. 21) or ``None``: how the MI gradient is clipped against the main one
-``LRDecay``         ``"none"``, ``"linear"`` (to 0 over ``trainer.estimated_stepping_batches``) or
-                    ``"exponential"`` (times ``lr_decay_rate`` after every epoch; the information bottleneck)
+``GANLRDecay``      ``"none"`` or ``"linear"`` (to 0 over ``trainer.estimated_stepping_batches``): the GANs'
+``LRDecay``         those and ``"exponential"`` (times ``lr_decay_rate`` after every epoch): the information
+                    bottleneck's. Each module's type offers only the values it accepts, so the CLI refuses
+                    the others when it parses them
 ``AdversarialLoss`` ``"non_saturating"`` or ``"hinge"``
 ``PenaltyPoints``   ``"real"`` (R1) or ``"interpolates"``: where D's zero-centred gradient penalty is taken
 ==================  =====================================================================================
@@ -27,6 +29,7 @@ __all__ = [
     "CLIPS",
     "GAN_LR_DECAYS",
     "LR_DECAYS",
+    "GANLRDecay",
     "PENALTY_POINTS",
     "AdversarialLoss",
     "Clip",
@@ -40,10 +43,11 @@ __all__ = [
 
 Clip = Literal["adaptive"]
 CLIPS: tuple[str, ...] = get_args(Clip)
+#: the decays the GAN modules offer (their schedules run per iteration, not per epoch)
+GANLRDecay = Literal["none", "linear"]
+GAN_LR_DECAYS: tuple[str, ...] = get_args(GANLRDecay)
 LRDecay = Literal["none", "linear", "exponential"]
 LR_DECAYS: tuple[str, ...] = get_args(LRDecay)
-#: the decays the GAN modules offer (their schedules run per iteration, not per epoch)
-GAN_LR_DECAYS: tuple[str, ...] = ("none", "linear")
 AdversarialLoss = Literal["non_saturating", "hinge"]
 ADVERSARIAL_LOSSES: tuple[str, ...] = get_args(AdversarialLoss)
 PenaltyPoints = Literal["real", "interpolates"]

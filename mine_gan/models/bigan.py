@@ -17,7 +17,7 @@ from typing_extensions import override
 from mine_gan.estimators.mine import Bound
 from mine_gan.models.gan import GANModule, default_estimator, infer_x_shape
 from mine_gan.nets.losses import discriminator_loss, generator_loss
-from mine_gan.recipe import AdversarialLoss, Clip, LRDecay, PenaltyPoints
+from mine_gan.recipe import AdversarialLoss, Clip, GANLRDecay, PenaltyPoints
 
 __all__ = ["BiGAN"]
 
@@ -64,7 +64,7 @@ class BiGAN(GANModule):
         mi_penalty: ``γ`` of the zero-centred penalty ``(γ/2) E‖∇_x T(x, E(x))‖²`` on MINE's ``T`` (in ``x``
             only, as in InfoGAN).
         lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``;
-            ``"none"`` keeps them (``"exponential"``, the information bottleneck's per-epoch decay, is refused).
+            ``"none"`` keeps them.
         lr_g, lr_d, lr_mi: Adam learning rates (generator and encoder share ``lr_g``).
         betas: Adam's betas.
     """
@@ -84,7 +84,7 @@ class BiGAN(GANModule):
         d_penalty: float = 0.0,
         d_penalty_points: PenaltyPoints = "real",
         mi_penalty: float = 0.0,
-        lr_decay: LRDecay = "none",
+        lr_decay: GANLRDecay = "none",
         lr_g: float = 2e-4,
         lr_d: float = 2e-4,
         lr_mi: float = 2e-4,

@@ -52,11 +52,11 @@ from mine_gan.optim import (
     local_gradients,
     loss_scale,
 )
-from mine_gan.recipe import LR_DECAYS, LRDecay, PenaltyPoints, check_gan_recipe
+from mine_gan.recipe import GAN_LR_DECAYS, GANLRDecay, PenaltyPoints, check_gan_recipe
 from mine_gan.seeding import seeded_generator
 from mine_gan.validation import check_datamodule_shape, check_positive
 
-__all__ = ["LR_DECAYS", "GANModule", "LRDecay", "default_estimator", "draw_device", "frozen", "infer_x_shape"]
+__all__ = ["GAN_LR_DECAYS", "GANLRDecay", "GANModule", "default_estimator", "draw_device", "frozen", "infer_x_shape"]
 
 _CHECKPOINT_KEY = "mine_gan_random_stream"
 _VALIDATION, _PREDICTION, _RESEEDED = 1, 2, 3  # random streams derived from the run's seed, besides training's

@@ -20,7 +20,7 @@ from mine_gan.estimators.mine import Bound
 from mine_gan.models.gan import GANModule, default_estimator, draw_device, frozen, infer_x_shape
 from mine_gan.nets.codes import ContinuousCode, LatentCode
 from mine_gan.nets.losses import discriminator_loss, generator_loss
-from mine_gan.recipe import AdversarialLoss, Clip, LRDecay, PenaltyPoints
+from mine_gan.recipe import AdversarialLoss, Clip, GANLRDecay, PenaltyPoints
 from mine_gan.validation import check_choice, check_positive
 
 MITarget = Literal["code", "latent"]
@@ -76,7 +76,7 @@ class InfoGAN(GANModule):
         d_penalty_points: ``"real"`` (R1, Mescheder et al. 2018) or ``"interpolates"`` of real and fake.
         mi_penalty: ``γ`` of the same penalty on ``T`` at the joint samples.
         lr_decay: ``"linear"`` decays every learning rate to 0 over ``trainer.estimated_stepping_batches``;
-            ``"none"`` keeps them (``"exponential"``, the information bottleneck's per-epoch decay, is refused).
+            ``"none"`` keeps them.
         lr_g, lr_d, lr_mi: Adam learning rates of generator, discriminator (and Q head), critic.
         betas: Adam's betas for all three.
     """
@@ -103,7 +103,7 @@ class InfoGAN(GANModule):
         d_penalty: float = 0.0,
         d_penalty_points: PenaltyPoints = "real",
         mi_penalty: float = 0.0,
-        lr_decay: LRDecay = "none",
+        lr_decay: GANLRDecay = "none",
         lr_g: float = 2e-4,
         lr_d: float = 2e-4,
         lr_mi: float = 2e-4,
