@@ -26,37 +26,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT = ROOT / "mine_gan" / "configs" / "default.yaml"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _iteration_timer import time_fit  # noqa: E402
 
 
 def time_run(source: Path, seeds: int, threads: int, batches: int, warmup: int) -> float:
     """Seconds per training iteration of the default run with ``seeds`` seeds, from the package at ``source``."""
-    args = [
-        sys.executable,
-        "-m",
-        "mine_gan",
-        "fit",
-        "--config",
-        str(ROOT / "mine_gan" / "configs" / "default.yaml"),
-        f"--torch_threads={threads}",
-        "--trainer.max_epochs=1",
-        f"--trainer.limit_train_batches={batches}",
-        "--trainer.limit_val_batches=0",
-        f"--trainer.callbacks=[{{class_path: _iteration_timer.IterationTimer, init_args: {{warmup: {warmup}}}}}]",
-        "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
-        "--trainer.enable_checkpointing=false",
-        "--trainer.logger=false",
-    ]
-    if seeds > 1:
-        args += ["--seeds", ",".join(map(str, range(seeds)))]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(source), str(ROOT / "benchmarks")])}
-    with tempfile.TemporaryDirectory() as work:
-        out = subprocess.run(args + [f"--trainer.default_root_dir={work}"], capture_output=True, text=True, env=env,
-                             cwd=work, check=False)  # fmt: skip
-    for line in out.stdout.splitlines():
-        if line.startswith('{"seconds_per_batch"'):
-            return float(json.loads(line)["seconds_per_batch"])
-    raise RuntimeError(f"run failed ({' '.join(args[-4:])}):\n{out.stderr[-2000:]}")
+    extra = ["--seeds", ",".join(map(str, range(seeds)))] if seeds > 1 else []
+    return time_fit(DEFAULT, source, threads=threads, batches=batches, warmup=warmup, extra=extra).wall
 
 
 def main() -> None:

@@ -1,6 +1,12 @@
 """Statistics networks, the MINE module and ``estimate_mi``."""
 
-from mine_gan.estimators.critics import ConcatCritic, ConvCritic, SeparableCritic, pairwise_scores
+from mine_gan.estimators.critics import (
+    ConcatCritic,
+    ConvCritic,
+    SeparableCritic,
+    joint_and_marginal_scores,
+    pairwise_scores,
+)
 from mine_gan.estimators.estimate import MIEstimate, estimate_mi, heldout_estimate
 from mine_gan.estimators.mine import MINE, Bound, Marginal
 from mine_gan.estimators.preprocessing import MarginalTransform, Preprocess
@@ -24,6 +30,7 @@ __all__ = [
     "estimate_mi",
     "find_shared_estimator",
     "heldout_estimate",
+    "joint_and_marginal_scores",
     "pairwise_scores",
     "train_estimator",
 ]

@@ -2,7 +2,9 @@
 
 A critic is any ``nn.Module`` whose ``forward(x, z)`` maps ``N`` paired samples to ``N`` scores. A critic
 may also define ``pairwise(x, z) -> (N, N)`` (``scores[i, j] = T(x_i, z_j)``) when it can do better than
-evaluating all ``N²`` pairs one by one; :class:`SeparableCritic` does it with one matrix product.
+evaluating all ``N²`` pairs one by one; :class:`SeparableCritic` does it with one matrix product. Likewise
+``joint_and_marginal(x, z, z_marginal) -> ((N,), (N,))`` scores each ``x_i`` against ``z_i`` and against a
+shuffled partner ``z'_i``: :class:`ConvCritic` encodes each image once for both instead of twice.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from torch import Tensor, nn
 from mine_gan import layers
 from mine_gan.layers import Activation, mlp
 
-__all__ = ["ConcatCritic", "ConvCritic", "SeparableCritic", "pairwise_scores"]
+__all__ = ["ConcatCritic", "ConvCritic", "SeparableCritic", "joint_and_marginal_scores", "pairwise_scores"]
 
 
 def _flat(name: str, t: Tensor) -> Tensor:
@@ -146,20 +148,52 @@ class ConvCritic(nn.Module):
         self.encoder = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(2), nn.Flatten())
         self.head = mlp(channels * 4 + z_dim, list(hidden_dims), 1, activation)
 
-    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+    def _encode(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"`x` must be (N, {self.in_channels}, H, W) images for ConvCritic, got shape {tuple(x.shape)}"
             )
-        return self.head(torch.cat([self.encoder(x), _flat("z", z)], dim=1)).squeeze(1)
+        return self.encoder(x)
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        return self.head(torch.cat([self._encode(x), _flat("z", z)], dim=1)).squeeze(1)
+
+    def joint_and_marginal(self, x: Tensor, z: Tensor, z_marginal: Tensor) -> tuple[Tensor, Tensor]:
+        # MINE's shuffled marginal pairs the same images with permuted codes: the convolutions, most of the
+        # critic's cost, run (forward and backward) on N images instead of 2N.
+        features = self._encode(x)
+        both = torch.cat([torch.cat([features, _flat("z", z)], dim=1),
+                          torch.cat([features, _flat("z_marginal", z_marginal)], dim=1)])  # fmt: skip
+        scores = self.head(both).squeeze(1)
+        return scores[: x.shape[0]], scores[x.shape[0] :]
 
     def pairwise(self, x: Tensor, z: Tensor) -> Tensor:
         # Encode each image once, not N times.
-        features = self.encoder(x)
+        features = self._encode(x)
         n = features.shape[0]
         z = _flat("z", z)
         pairs = torch.cat([features.repeat_interleave(n, dim=0), z.repeat(n, 1)], dim=1)
         return self.head(pairs).view(n, n)
+
+
+def joint_and_marginal_scores(critic: nn.Module, x: Tensor, z: Tensor, z_marginal: Tensor) -> tuple[Tensor, Tensor]:
+    """Scores ``T(x_i, z_i)`` and ``T(x_i, z'_i)``, ``(N,)`` each, through ``critic.joint_and_marginal`` when it has one.
+
+    Otherwise one call of the critic on the ``2N`` pairs ``[x; x]`` against ``[z; z']``.
+
+    Example:
+        >>> import torch
+        >>> critic = ConvCritic(1, 8, z_dim=2, base_channels=4)
+        >>> x, z = torch.randn(3, 1, 8, 8), torch.randn(3, 2)
+        >>> joint, marginal = joint_and_marginal_scores(critic, x, z, z.flip(0))
+        >>> torch.allclose(marginal, critic(x, z.flip(0)), atol=1e-6)
+        True
+    """
+    method = getattr(critic, "joint_and_marginal", None)
+    if callable(method):
+        return method(x, z, z_marginal)
+    both = critic(torch.cat([x, x]), torch.cat([z, z_marginal]))
+    return both[: x.shape[0]], both[x.shape[0] :]
 
 
 def pairwise_scores(critic: nn.Module, x: Tensor, z: Tensor) -> Tensor:

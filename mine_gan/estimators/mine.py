@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.func import vmap
 
 from mine_gan import functional as MF
-from mine_gan.estimators.critics import pairwise_scores
+from mine_gan.estimators.critics import joint_and_marginal_scores, pairwise_scores
 from mine_gan.nets.stack import SeedStack
 from mine_gan.validation import check_choice, check_paired, check_positive, check_unit_interval
 
@@ -221,8 +221,7 @@ class MINE(nn.Module):
         if isinstance(rng, (list, tuple)):
             raise ValueError(f"`rng` must be one torch.Generator for a single-seed MINE, got {len(rng)} streams")
         perm = torch.randperm(x.shape[0], device=z.device, generator=rng)
-        both = self.critic(torch.cat([x, x]), torch.cat([z, z[perm]]))
-        return both[: x.shape[0]], both[x.shape[0] :]
+        return joint_and_marginal_scores(self.critic, x, z, z[perm])
 
     def _seed_scores(self, x: Tensor, z: Tensor, rngs: Sequence[torch.Generator]) -> tuple[Tensor, Tensor]:
         """Scores ``(S, B)`` each for seed-major rows of ``S`` seeds, each seed shuffled by its own stream.
@@ -234,6 +233,9 @@ class MINE(nn.Module):
         num, batch = xs.shape[:2]
         perms = torch.stack([torch.randperm(batch, device=z.device, generator=g) for g in rngs])
         shuffled = torch.gather(zs, 1, perms.view(num, batch, *([1] * (z.ndim - 1))).expand_as(zs))
+        if callable(getattr(self.critic, "joint_and_marginal", None)):  # each seed's own, vmapped by the stack
+            t_joint, t_marginal = joint_and_marginal_scores(self.critic, x, z, shuffled.flatten(0, 1))
+            return t_joint.view(num, batch), t_marginal.view(num, batch)
         both = self.critic(torch.cat([xs, xs], 1).flatten(0, 1), torch.cat([zs, shuffled], 1).flatten(0, 1))
         both = both.view(num, 2 * batch)
         return both[:, :batch], both[:, batch:]
