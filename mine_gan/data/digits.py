@@ -47,7 +47,7 @@ class Digits(ImageDataModule):
         batch_size: images per batch.
         val_fraction: fraction of the 1,797 images held out for validation.
         test_fraction: fraction held out for test.
-        seed: seed of the split and of shuffling.
+        seed: seed of the split and of shuffling; ``None``: the run's seed (:func:`~mine_gan.seeding.data_seed`).
         num_workers: DataLoader workers.
 
     Example:
@@ -67,11 +67,11 @@ class Digits(ImageDataModule):
         batch_size: int = 64,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
-        seed: int = 0,
+        seed: int | None = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__(image_size, flatten, batch_size, seed, num_workers)
-        split_indices(1, val_fraction, test_fraction, seed)  # validates the fractions now, not at setup
+        split_indices(1, val_fraction, test_fraction, self.seed)  # validates the fractions now, not at setup
         self.save_hyperparameters()
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
@@ -96,7 +96,8 @@ class StackedDigits(ImageDataModule):
         batch_size: images per batch.
         val_fraction: fraction of the digits held out for validation stacks.
         test_fraction: fraction held out for test stacks.
-        seed: seed of the split, the stacks and shuffling.
+        seed: seed of the split, the stacks and shuffling; ``None``: the run's seed
+            (:func:`~mine_gan.seeding.data_seed`).
         num_workers: DataLoader workers.
 
     Example:
@@ -118,7 +119,7 @@ class StackedDigits(ImageDataModule):
         batch_size: int = 64,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
-        seed: int = 0,
+        seed: int | None = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__(
@@ -131,7 +132,7 @@ class StackedDigits(ImageDataModule):
             num_samples=num_samples,
             num_val_samples=num_val_samples,
         )
-        split_indices(1, val_fraction, test_fraction, seed)
+        split_indices(1, val_fraction, test_fraction, self.seed)
         self.save_hyperparameters()
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction

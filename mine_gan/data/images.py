@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
-from mine_gan.seeding import seeded_generator
+from mine_gan.seeding import data_seed, seeded_generator
 from mine_gan.validation import check_choice, check_positive, check_unit_interval
 
 __all__ = [
@@ -135,7 +135,7 @@ class ImageDataModule(pl.LightningDataModule, ABC):
         image_size: side of the images, one of 8, 16, 28, 32, 64.
         flatten: yield flat vectors (for MLPs) instead of ``(C, H, W)`` images.
         batch_size: images per batch.
-        seed: seed of splits, stacks and shuffling.
+        seed: seed of splits, stacks and shuffling; ``None``: the run's seed (:func:`~mine_gan.seeding.data_seed`).
         num_workers: DataLoader workers.
         stacked: stack three digits as channels (1000 classes) instead of single digits (10 classes).
         num_samples: stacks drawn for training (``stacked`` only).
@@ -147,7 +147,7 @@ class ImageDataModule(pl.LightningDataModule, ABC):
         image_size: int,
         flatten: bool,
         batch_size: int,
-        seed: int,
+        seed: int | None,
         num_workers: int,
         *,
         stacked: bool = False,
@@ -163,7 +163,7 @@ class ImageDataModule(pl.LightningDataModule, ABC):
         self.image_size = image_size
         self.flatten = flatten
         self.batch_size = batch_size
-        self.seed = seed
+        self.seed = data_seed(seed)
         self.num_workers = num_workers
         self.stacked = stacked
         self.num_samples = num_samples

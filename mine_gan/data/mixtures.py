@@ -87,7 +87,7 @@ class GaussianMixture(SampledDataModule):
         num_samples: training points per epoch.
         batch_size: points per batch.
         num_val_samples: points in the validation set and in the test set.
-        seed: seed of all draws.
+        seed: seed of all draws; ``None``: the run's seed (:func:`~mine_gan.seeding.data_seed`).
 
     Example:
         >>> dm = GaussianMixture(num_samples=512, batch_size=128)
@@ -109,7 +109,7 @@ class GaussianMixture(SampledDataModule):
         num_samples: int = 100_000,
         batch_size: int = 256,
         num_val_samples: int = 2_500,
-        seed: int = 0,
+        seed: int | None = 0,
     ) -> None:
         super().__init__(num_samples, batch_size, num_val_samples, seed)
         check_choice("layout", layout, LAYOUTS)

@@ -126,7 +126,8 @@ class MNIST(_MNISTFiles):
         flatten: yield ``(B, S·S)`` vectors, e.g. for permutation-invariant MLPs.
         batch_size: images per batch.
         val_size: training images held out for validation (seeded).
-        seed: seed of the validation split and of shuffling.
+        seed: seed of the validation split and of shuffling; ``None``: the run's seed
+            (:func:`~mine_gan.seeding.data_seed`).
         num_workers: DataLoader workers.
     """
 
@@ -138,7 +139,7 @@ class MNIST(_MNISTFiles):
         flatten: bool = False,
         batch_size: int = 64,
         val_size: int = 5_000,
-        seed: int = 0,
+        seed: int | None = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__(
@@ -169,7 +170,8 @@ class StackedMNIST(_MNISTFiles):
         flatten: yield ``(B, 3·S·S)`` vectors.
         batch_size: images per batch.
         val_size: training digits held out for validation stacks.
-        seed: seed of the split, the stacks and shuffling.
+        seed: seed of the split, the stacks and shuffling; ``None``: the run's seed
+            (:func:`~mine_gan.seeding.data_seed`).
         num_workers: DataLoader workers.
     """
 
@@ -183,7 +185,7 @@ class StackedMNIST(_MNISTFiles):
         flatten: bool = False,
         batch_size: int = 64,
         val_size: int = 5_000,
-        seed: int = 0,
+        seed: int | None = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__(

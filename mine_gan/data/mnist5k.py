@@ -153,7 +153,7 @@ class MNIST5k(_MNIST5kPools):
         flatten: yield ``(B, S·S)`` vectors, e.g. for permutation-invariant MLPs.
         batch_size: images per batch.
         val_size: validation digits, taken from the 4,000 that are not test digits.
-        seed: seed of the order of training batches.
+        seed: seed of the order of training batches; ``None``: the run's seed (:func:`~mine_gan.seeding.data_seed`).
         num_workers: DataLoader workers.
 
     Example:
@@ -174,7 +174,7 @@ class MNIST5k(_MNIST5kPools):
         flatten: bool = False,
         batch_size: int = 64,
         val_size: int = 500,
-        seed: int = 0,
+        seed: int | None = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__(
@@ -197,7 +197,7 @@ class StackedMNIST5k(_MNIST5kPools):
         flatten: yield ``(B, 3·S·S)`` vectors.
         batch_size: images per batch.
         val_size: validation digits, taken from the 4,000 that are not test digits.
-        seed: seed of the stacks and of the order of training batches.
+        seed: seed of the stacks and of the order of training batches; ``None``: the run's seed.
         num_workers: DataLoader workers.
 
     Example:
@@ -218,7 +218,7 @@ class StackedMNIST5k(_MNIST5kPools):
         flatten: bool = False,
         batch_size: int = 64,
         val_size: int = 500,
-        seed: int = 0,
+        seed: int | None = 0,
         num_workers: int = 0,
     ) -> None:
         super().__init__(

@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 from typing_extensions import override
 
-from mine_gan.seeding import seeded_generator
+from mine_gan.seeding import data_seed, seeded_generator
 from mine_gan.validation import check_positive
 
 __all__ = ["SampledDataModule", "SampleStream"]
@@ -100,12 +100,12 @@ class SampledDataModule(pl.LightningDataModule, ABC):
         num_samples: training points per epoch (drawn fresh each epoch).
         batch_size: points per batch.
         num_val_samples: size of the fixed validation set (and of the test set).
-        seed: seed of every stream.
+        seed: seed of every stream; ``None``: the run's seed (:func:`~mine_gan.seeding.data_seed`).
     """
 
     dims: tuple[int, ...] = (2,)
 
-    def __init__(self, num_samples: int, batch_size: int, num_val_samples: int, seed: int) -> None:
+    def __init__(self, num_samples: int, batch_size: int, num_val_samples: int, seed: int | None) -> None:
         super().__init__()
         check_positive("num_samples", num_samples)
         check_positive("batch_size", batch_size)
@@ -113,7 +113,7 @@ class SampledDataModule(pl.LightningDataModule, ABC):
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.num_val_samples = num_val_samples
-        self.seed = seed
+        self.seed = seed = data_seed(seed)
         self._train_stream = SampleStream(
             self.sample, num_samples, batch_size, seed, _TRAIN, fresh=True, drop_last=True
         )

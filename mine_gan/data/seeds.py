@@ -1,4 +1,16 @@
-"""The data of several seeds' runs as one: seed-major batches for ``mine-gan fit --seeds``."""
+"""The data of several seeds' runs as one: seed-major batches for ``mine-gan fit --seeds``.
+
+Whether the data stream follows the seed is the configuration's choice, through the data module's ``seed``:
+
+* an integer (the shipped YAMLs' ``data.init_args.seed: 0``) fixes the data drawn and its order whatever the
+  run's seed: seeds then differ in initialization and training noise only, and two methods compared over the
+  same seeds are paired on the same data;
+* ``null`` makes it follow the run's seed (:func:`mine_gan.seeding.data_seed`): seed ``k`` draws and orders its
+  data from ``k``, so a study's spread includes the data order.
+
+Either way seed ``k`` of ``--seeds`` loads what ``--seed_everything=k`` loads: each seed's data module is built
+right after ``seed_everything(k)``, as the single run builds it (``tests/models/test_seeds.py`` checks both).
+"""
 
 from __future__ import annotations
 

@@ -37,6 +37,8 @@ CASES = {
     "infogan_mine_latent": [MIXTURE, *RECIPE, "--model.init_args.mi_target=latent", "--model.init_args.mi_bound=mine"],
     # All-pairs bound: each seed's N² scores within its own rows (nothing pooled across seeds).
     "infogan_infonce": [MIXTURE, *RECIPE, "--model.init_args.mi_bound=infonce"],
+    # The data stream follows the run's seed (data.init_args.seed=null): seed k's batches are --seed_everything=k's.
+    "infogan_data_follows_seed": [MIXTURE, *RECIPE, "--data.init_args.seed=null"],
     "infogan_q": [str(ROOT / "experiments" / "gaussians25" / "gan_q.yaml"), *RECIPE],
     "bigan_mine": [
         str(ROOT / "experiments" / "bigan_digits" / "bigan_mine.yaml"),
@@ -226,3 +228,23 @@ def test_a_batched_run_resumes_from_its_own_checkpoint(tmp_path):
     reference = whole.model.state_dict()
     for key, value in resumed.model.state_dict().items():
         torch.testing.assert_close(value, reference[key], rtol=0, atol=0, msg=key)
+
+
+def _first_batches(tmp_path: Path, *data_args: str) -> list[torch.Tensor]:
+    """Each seed's first training batch, as ``mine-gan fit --seeds 0,1`` builds its data."""
+    run = cli(["--config", MIXTURE, "--seeds", "0,1", "--data.init_args.batch_size=8", *data_args], run=False)
+    run.datamodule.setup("fit")
+    return [next(iter(datamodule.train_dataloader())) for datamodule in run.datamodule.datamodules]
+
+
+def test_data_follows_the_seed_when_its_seed_is_null(tmp_path):
+    """``data.init_args.seed: null``: seed k draws its data from k; a fixed seed (the shipped YAMLs'): one stream."""
+    following = _first_batches(tmp_path, "--data.init_args.seed=null")
+    assert not torch.equal(following[0], following[1])
+    fixed = _first_batches(tmp_path, "--data.init_args.seed=0")
+    torch.testing.assert_close(fixed[0], fixed[1], rtol=0, atol=0)
+    # What seed 1 sees is what the single run --seed_everything=1 sees.
+    single = cli(["--config", MIXTURE, "--seed_everything=1", "--data.init_args.batch_size=8",
+                  "--data.init_args.seed=null"], run=False)  # fmt: skip
+    single.datamodule.setup("fit")
+    torch.testing.assert_close(next(iter(single.datamodule.train_dataloader())), following[1], rtol=0, atol=0)
