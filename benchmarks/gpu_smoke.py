@@ -229,12 +229,14 @@ class Smoke:
         from mine_gan.estimators.training import train_estimator
 
         g = torch.Generator().manual_seed(0)
-        x = torch.randn(10_000, 5, generator=g)
-        z = 0.8 * x + 0.6 * torch.randn(10_000, 5, generator=g)
+        n = 2_000 if self.rehearse else 10_000  # a rehearsal checks the calls, not the accuracy
+        x = torch.randn(n, 5, generator=g)
+        z = 0.8 * x + 0.6 * torch.randn(n, 5, generator=g)
         truth = -2.5 * math.log(1 - 0.64)
         device = self.device
-        result = estimate_mi(x.to(device), z.to(device), seed=0)
-        _require(abs(result.value - truth) < 0.3, f"estimate {result.value:.3f} for a true {truth:.3f}")
+        result = estimate_mi(x.to(device), z.to(device), seed=0, steps=200 if self.rehearse else None)
+        if not self.rehearse:
+            _require(abs(result.value - truth) < 0.3, f"estimate {result.value:.3f} for a true {truth:.3f}")
         unseeded = [estimate_mi(x.to(device), z.to(device), steps=50).value for _ in range(2)]
         _require(unseeded[0] != unseeded[1], "two seed=None calls gave the same estimate")
         if self.rehearse:
@@ -260,8 +262,10 @@ class Smoke:
     def ddp(self) -> dict:
         import torch
 
-        if self.rehearse or torch.cuda.device_count() < 2:
-            return {"skipped": f"{torch.cuda.device_count()} GPU"}
+        if self.rehearse:
+            return {"skipped": "a rehearsal on the CPU"}
+        if torch.cuda.device_count() < 2:
+            return {"skipped": f"{torch.cuda.device_count()} GPU, 2 needed"}
         self.cli("ddp", *self.fit_args("ddp", "--torch_threads=null", devices=2), "--trainer.strategy=ddp")
         return {"final/modes": self.last(self.rows("ddp"), "final/modes")}
 

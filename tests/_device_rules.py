@@ -47,11 +47,16 @@ def meta_generators(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Within the context, ``torch.Generator(device="meta")`` gives a generator that says it is on ``meta``."""
     real = torch.Generator
 
-    def generator(device: str | torch.device = "cpu") -> torch.Generator:
-        return _MetaGenerator() if torch.device(device).type == "meta" else real(device)
+    class AnyGenerator(type(real)):
+        def __instancecheck__(cls, instance) -> bool:  # torch's own isinstance checks see a real class
+            return isinstance(instance, real)
+
+    class Generator(real, metaclass=AnyGenerator):
+        def __new__(cls, device: str | torch.device = "cpu"):
+            return _MetaGenerator() if torch.device(device).type == "meta" else real(device)
 
     with monkeypatch.context() as patch:
-        patch.setattr(torch, "Generator", generator)
+        patch.setattr(torch, "Generator", Generator)
         yield
 
 
