@@ -13,10 +13,32 @@ from mine_gan.optim import clip_mi_gradients
 from mine_gan.recipe import Clip, check_clip, check_mi_weight
 from mine_gan.validation import check_choice, check_paired
 
-__all__ = ["Direction", "MIRegularizer"]
+__all__ = ["Direction", "MIRegularizer", "check_critic_training"]
 
 Direction = Literal["maximize", "minimize"]
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
+
+
+def check_critic_training(lr_mi: float | None, mi_steps: int, mi_betas: tuple[float, float]) -> None:
+    """``ValueError`` naming the argument unless the critic's own training is well defined.
+
+    Example:
+        >>> check_critic_training(None, 2, (0.9, 0.999))
+        Traceback (most recent call last):
+        ...
+        ValueError: `mi_steps`=2 needs the critic's own optimizer: set `lr_mi` (with lr_mi=None the model's optimizer takes one step of the critic per model step)
+    """
+    if lr_mi is not None and (isinstance(lr_mi, bool) or not isinstance(lr_mi, (int, float)) or not lr_mi > 0):
+        raise ValueError(f"`lr_mi` must be a number > 0 or None, got {lr_mi!r}")
+    if isinstance(mi_steps, bool) or not isinstance(mi_steps, int) or mi_steps < 1:
+        raise ValueError(f"`mi_steps` must be an integer >= 1, got {mi_steps!r}")
+    if mi_steps > 1 and lr_mi is None:
+        raise ValueError(
+            f"`mi_steps`={mi_steps} needs the critic's own optimizer: set `lr_mi` (with lr_mi=None the model's "
+            "optimizer takes one step of the critic per model step)"
+        )
+    if len(tuple(mi_betas)) != 2 or not all(0.0 <= beta < 1.0 for beta in mi_betas):
+        raise ValueError(f"`mi_betas` must be two numbers in [0, 1), got {mi_betas!r}")
 
 
 class MIRegularizer(nn.Module):
@@ -41,10 +63,21 @@ class MIRegularizer(nn.Module):
     players, with no second critic step and no extra optimizer. ``"maximize"`` goes through the same
     path without the flip.
 
-    **The critic is trained by your optimizer.** The regularizer is an ``nn.Module``: make it an
-    attribute of your model (then ``model.parameters()`` contains the critic) or pass
-    ``regularizer.parameters()`` to your optimizer. Give them their own parameter group for a different
-    learning rate. Nothing is optimized internally.
+    **Who trains the critic.** By default (``lr_mi=None``) your optimizer does: the regularizer is an
+    ``nn.Module``; make it an attribute of your model (then ``model.parameters()`` contains the critic) or pass
+    ``regularizer.parameters()`` to your optimizer, and both players take one simultaneous step per batch (the
+    paper's Algorithm 1 inside the model's update). With ``lr_mi`` set, the critic has **its own** Adam
+    (learning rate ``lr_mi``, betas ``mi_betas``, :attr:`critic_optimizer`): every call with gradients enabled
+    first takes ``mi_steps`` steps of it on the detached batch, each with fresh shuffles, and only then computes
+    the model's gradient against the updated critic. The returned term then sends no gradient to the critic
+    (its ``.grad`` stays ``None``, so your optimizer skips it even if it holds the critic's parameters), and
+    your learning-rate schedule does not touch ``lr_mi``. The optimizer's state is in ``state_dict()``.
+
+    The trade-off: a minimized *lower* bound is only a penalty on ``I`` while the critic stays near its
+    optimum ``θ*`` (eq. 2 of Belghazi et al. 2018 is a sup over ``θ``). Each of ``mi_steps``, a larger
+    ``lr_mi``, a wider critic and more ``shuffles`` keeps it closer, at a cost per model step of about
+    ``mi_steps · (shuffles + 1)`` critic passes of the batch instead of 2 (the GANs' ``d_steps`` is the same
+    trade for the discriminator). Too large an ``lr_mi`` makes the critic's own estimate noisy.
 
     **Adaptive clipping** (``clip="adaptive"``, paper eq. 21): call ``regularizer(a, b, main_loss=loss,
     params=encoder.parameters())``. With ``g_u = ∇_params main_loss`` and ``g_m`` the MI gradient in the
@@ -73,6 +106,12 @@ class MIRegularizer(nn.Module):
         bound: the bound the critic is trained on and the model's gradient comes from (see :class:`MINE`).
         ema_decay: decay of MINE's moving average (``bound="mine"``).
         marginal: how product-of-marginals samples are formed (see :class:`MINE`).
+        shuffles: permutations of ``b`` per batch for the ``"shuffle"`` marginal (see :class:`MINE`): the
+            partition term averages over ``shuffles · N`` pairs.
+        lr_mi: the learning rate of the critic's own Adam; ``None``: no own optimizer, your optimizer trains the
+            critic in the model's step (``mi_steps`` must then be 1).
+        mi_steps: critic steps per call (per model step), with ``lr_mi`` only.
+        mi_betas: the betas of the critic's own Adam.
         clip: ``"adaptive"`` for adaptive gradient clipping against ``main_loss`` (requires ``main_loss``
             and ``params`` in every call made with gradients enabled), ``None`` for none.
 
@@ -105,23 +144,62 @@ class MIRegularizer(nn.Module):
         ema_decay: float = 0.99,
         marginal: Marginal | None = None,
         clip: Clip | None = None,
+        shuffles: int = 1,
+        lr_mi: float | None = None,
+        mi_steps: int = 1,
+        mi_betas: tuple[float, float] = (0.9, 0.999),
     ) -> None:
         super().__init__()
         check_choice("direction", direction, DIRECTIONS)
         check_mi_weight(mi_weight)
         check_clip(clip)
-        self.estimator = MINE(critic, bound=bound, ema_decay=ema_decay, marginal=marginal)
+        check_critic_training(lr_mi, mi_steps, mi_betas)
+        self.estimator = MINE(critic, bound=bound, ema_decay=ema_decay, marginal=marginal, shuffles=shuffles)
         self.direction: str = direction
         self.mi_weight = float(mi_weight)
         self.clip: Clip | None = clip
+        self.mi_steps = mi_steps
         self.last_estimate = None
+        #: The critic's own Adam (``lr_mi`` set), else ``None``: the caller's optimizer trains the critic.
+        self.critic_optimizer: torch.optim.Optimizer | None = None
+        if lr_mi is not None:
+            self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr_mi, betas=tuple(mi_betas))
 
     @property
     def critic(self) -> nn.Module:
         return self.estimator.critic
 
     def extra_repr(self) -> str:
-        return f"direction={self.direction!r}, mi_weight={self.mi_weight}, clip={self.clip!r}"
+        own = "" if self.critic_optimizer is None else f", lr_mi={self.critic_optimizer.defaults['lr']}"
+        steps = f", mi_steps={self.mi_steps}" if self.critic_optimizer is not None else ""
+        return f"direction={self.direction!r}, mi_weight={self.mi_weight}, clip={self.clip!r}{own}{steps}"
+
+    def get_extra_state(self) -> dict:
+        # The critic's own optimizer resumes with the model (its moments matter for a lagging critic).
+        return {} if self.critic_optimizer is None else {"critic_optimizer": self.critic_optimizer.state_dict()}
+
+    def set_extra_state(self, state: dict) -> None:
+        if self.critic_optimizer is not None and "critic_optimizer" in state:
+            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+
+    def train_critic(self, a: Tensor, b: Tensor, rng: torch.Generator | None = None) -> Tensor:
+        """``mi_steps`` steps of the critic's own optimizer on the detached pairs; returns the last loss.
+
+        Called by :meth:`forward` (with gradients enabled) when ``lr_mi`` is set; each step draws fresh shuffles.
+        """
+        if self.critic_optimizer is None:
+            raise RuntimeError("train_critic needs the critic's own optimizer: construct with `lr_mi`")
+        a, b = a.detach(), b.detach()
+        loss = a.new_zeros(())
+        with torch.enable_grad():
+            for _ in range(self.mi_steps):
+                self.critic_optimizer.zero_grad(set_to_none=True)
+                loss = self.estimator.loss(a, b, rng=rng)
+                loss.backward()
+                self.critic_optimizer.step()
+        # None, not zero: the caller's optimizer (which may hold these parameters) then skips them.
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
 
     def forward(
         self,
@@ -144,9 +222,13 @@ class MIRegularizer(nn.Module):
             Scalar with value ``∓ mi_weight · Î(a; b)``.
         """
         self._check_inputs(a, b, main_loss, params)
+        own = self.critic_optimizer is not None and torch.is_grad_enabled()
+        if own:
+            self.train_critic(a, b, rng=rng)
         # Detached leaves cut the model out of the critic's gradient: the critic always ascends the bound.
         leaves = [t.detach().requires_grad_(t.requires_grad and torch.is_grad_enabled()) for t in (a, b)]
-        critic_loss = self.estimator.loss(leaves[0], leaves[1], rng=rng)
+        # After its own steps the critic only reads this batch: its moving average has already seen it.
+        critic_loss = self.estimator.loss(leaves[0], leaves[1], rng=rng, update_ema=not own)
         estimate = -critic_loss.detach()
         self.last_estimate = estimate
         sign = 1.0 if self.direction == "maximize" else -1.0
@@ -165,7 +247,8 @@ class MIRegularizer(nn.Module):
             else:
                 model_term = surrogate
         model_term = self.mi_weight * model_term
-        return (critic_loss - critic_loss.detach()) + (model_term - model_term.detach()) + value
+        critic_term = critic_loss.new_zeros(()) if own else critic_loss - critic_loss.detach()
+        return critic_term + (model_term - model_term.detach()) + value
 
     def _clipped(self, surrogate: Tensor, main_loss: Tensor | None, params: Iterable[Tensor] | None) -> Tensor:
         """A term whose gradient on ``params`` is eq. 21's clipped MI gradient."""

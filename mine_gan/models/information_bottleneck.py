@@ -22,8 +22,9 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 from typing_extensions import override
 
-from mine_gan.estimators import ConcatCritic, MIRegularizer
+from mine_gan.estimators import ConcatCritic, MIRegularizer, estimate_mi, heldout_estimate
 from mine_gan.estimators.mine import BOUNDS, Bound
+from mine_gan.estimators.regularizer import check_critic_training
 from mine_gan.functional import kl_to_standard_normal
 from mine_gan.layers import Activation, mlp
 from mine_gan.recipe import Clip, LRDecay, check_clip, check_lr_decay, check_mi_weight
@@ -140,8 +141,25 @@ class InformationBottleneck(pl.LightningModule):
 
     Predictions average the softmax over ``eval_samples`` draws of ``Z`` (deep VIB's protocol).
 
+    **The critic's own training.** By default the critic takes one step per encoder step in the encoder's Adam,
+    at the encoder's (decayed) learning rate: the paper's recipe, under which a fast encoder can outrun its
+    critic and fool it (a minimized lower bound then stops measuring ``I``). ``lr_mi`` gives the critic its own
+    Adam (betas ``betas``), which takes ``mi_steps`` steps per encoder step and keeps its learning rate unless
+    ``mi_lr_decay``; ``mi_shuffles`` pairs each ``x`` with that many shuffled codes; ``critic_hidden_dims`` sets
+    the default critic's width. Each buys a critic nearer its optimum (eq. 2 of Belghazi et al. 2018, the sup
+    over ``θ``) for more critic passes per step: about ``mi_steps · (mi_shuffles + 1)`` instead of 2. See
+    :class:`~mine_gan.estimators.MIRegularizer`.
+
+    **Health figure** (``mi_check_steps > 0``): at the end of every ``mi_check_every_n_epochs``-th validation
+    epoch (and the last), the validation pairs ``(x, z ~ enc(x))`` are split in halves; a fresh critic is fitted
+    by :func:`~mine_gan.estimate_mi` on the first (``mi_check_steps`` Adam steps of 128 pairs) and both it and the
+    model's critic are read on the second (:func:`~mine_gan.estimators.heldout_estimate`). ``val/mi_gap`` is the
+    model's critic's reading minus the fresh one's: near 0 when the critic keeps up, clearly negative when the
+    encoder has outrun it. Its cost is ``mi_check_steps`` critic steps per check, nothing during training steps.
+
     Logs ``train/ce``, ``train/acc``, ``train/mi`` (MINE's batch estimate of ``I(X; Z)``, nats),
-    ``train/kl`` (``mi="vib"``), ``train/loss``, ``val/ce``, ``val/acc``, ``val/mi``, ``test/acc``, ``test/error`` (``1 − acc``).
+    ``train/kl`` (``mi="vib"``), ``train/loss``, ``val/ce``, ``val/acc``, ``val/mi``,
+    ``val/mi_own``, ``val/mi_check``, ``val/mi_gap`` (the health figure), ``test/acc``, ``test/error``.
 
     Args:
         input_dim: features of ``x``; image batches are flattened (e.g. 64 for 8×8 digits, 784 for MNIST).
@@ -155,13 +173,20 @@ class InformationBottleneck(pl.LightningModule):
         noise_dim: features of the propagated noise (default ``input_dim``).
         stochastic: draw noise in the encoder; default: ``mi_weight > 0``.
         critic: the statistics network ``T(x, z)``; default
-            :class:`~mine_gan.estimators.ConcatCritic` ``(input_dim, z_dim, (512, 512))``.
+            :class:`~mine_gan.estimators.ConcatCritic` ``(input_dim, z_dim, critic_hidden_dims)``.
+        critic_hidden_dims: hidden widths of the default critic (default ``(512, 512)``); not with ``critic``.
         mi_bound: MINE's bound (``"mine"``: Donsker–Varadhan with the moving-average gradient, §3.2).
         mi_ema_decay: decay of MINE's moving average.
         clip: ``"adaptive"``: adaptive gradient clipping (eq. 21) of the MI gradient against the
             cross-entropy's on the encoder; ``None``: no clipping.
         lr: Adam's learning rate for encoder and decoder.
-        lr_mi: Adam's learning rate for the critic (default ``lr``).
+        lr_mi: learning rate of the critic's own Adam, not decayed unless ``mi_lr_decay``; ``None``: the critic
+            is a parameter group of the encoder's Adam at ``lr``, decayed with it, one step per encoder step.
+        mi_steps: critic steps per encoder step (needs ``lr_mi``), like the GANs' ``d_steps``.
+        mi_shuffles: shuffled codes per ``x`` in MINE's marginal term (the marginal pool is ``mi_shuffles · N``).
+        mi_lr_decay: decay ``lr_mi`` with the encoder's schedule (``lr_decay``).
+        mi_check_steps: critic steps of the health figure's fresh estimator; ``0`` turns the figure off.
+        mi_check_every_n_epochs: validation epochs between health checks (the last epoch is always checked).
         betas: Adam's betas (deep VIB: ``(0.5, 0.999)``).
         lr_decay: ``"exponential"`` multiplies the learning rates by ``lr_decay_rate`` after every epoch
             (deep VIB: 0.97 every 2 epochs); ``"linear"`` decays them to 0 over
@@ -195,6 +220,12 @@ class InformationBottleneck(pl.LightningModule):
         clip: Clip | None = None,
         lr: float = 1e-4,
         lr_mi: float | None = None,
+        mi_steps: int = 1,
+        mi_shuffles: int = 1,
+        mi_lr_decay: bool = False,
+        critic_hidden_dims: Sequence[int] | None = None,
+        mi_check_steps: int = 0,
+        mi_check_every_n_epochs: int = 1,
         betas: tuple[float, float] = (0.5, 0.999),
         lr_decay: LRDecay = "exponential",
         lr_decay_rate: float = 0.985,
@@ -218,8 +249,19 @@ class InformationBottleneck(pl.LightningModule):
         check_clip(clip)
         if mi == "vib" and clip is not None:
             raise ValueError(f"`clip` clips MINE's gradient (eq. 21); with mi='vib' set clip=None, got {clip!r}")
-        if lr_mi is not None:
-            check_positive("lr_mi", lr_mi)
+        check_critic_training(lr_mi, mi_steps, betas)
+        if mi_lr_decay and lr_mi is None:
+            raise ValueError("`mi_lr_decay`=True decays the critic's own learning rate: set `lr_mi` too")
+        if critic is not None and critic_hidden_dims is not None:
+            raise ValueError(
+                f"`critic_hidden_dims`={list(critic_hidden_dims)} sizes the default critic: pass it or `critic`, not both"
+            )
+        if critic_hidden_dims is not None and (not critic_hidden_dims or min(critic_hidden_dims) < 1):
+            raise ValueError(f"`critic_hidden_dims` must be positive widths, got {list(critic_hidden_dims)}")
+        for name, value in (("mi_check_steps", mi_check_steps), ("mi_check_every_n_epochs", mi_check_every_n_epochs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "mi_check_steps" else 1):
+                low = 0 if name == "mi_check_steps" else 1
+                raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}")
         check_lr_decay(lr_decay)
         check_unit_interval("lr_decay_rate", lr_decay_rate, closed_right=True)
         check_positive("lr_decay_rate", lr_decay_rate)
@@ -230,7 +272,7 @@ class InformationBottleneck(pl.LightningModule):
         )
         self.decoder = nn.Linear(z_dim, num_classes)
         if critic is None:
-            critic = ConcatCritic(input_dim, z_dim, hidden_dims=(512, 512))
+            critic = ConcatCritic(input_dim, z_dim, hidden_dims=tuple(critic_hidden_dims or (512, 512)))
         # With mi="vib" MINE only watches: its weight is 0, so the encoder gets the KL's gradient alone.
         self.regularizer = MIRegularizer(
             critic,
@@ -239,7 +281,13 @@ class InformationBottleneck(pl.LightningModule):
             bound=mi_bound,
             ema_decay=mi_ema_decay,
             clip=clip,
+            shuffles=mi_shuffles,
+            lr_mi=lr_mi,
+            mi_steps=mi_steps,
+            mi_betas=betas,
         )
+        self._check_pairs: list[tuple[Tensor, Tensor]] = []
+        self._critic_schedule: torch.optim.lr_scheduler.LRScheduler | None = None
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -321,8 +369,53 @@ class InformationBottleneck(pl.LightningModule):
         self.val_acc(probs, y)
         self.log("val/ce", F.nll_loss(probs.clamp_min(1e-12).log(), y), sync_dist=True)
         self.log("val/acc", self.val_acc, prog_bar=True)
+        z = self.encoder(x, self.stochastic)
         if x.shape[0] >= 2:
-            self.log("val/mi", self.regularizer.estimator(x, self.encoder(x, self.stochastic)), sync_dist=True)
+            self.log("val/mi", self.regularizer.estimator(x, z), sync_dist=True)
+        if self._check_due():
+            self._check_pairs.append((x.detach(), z.detach()))
+
+    def _check_due(self) -> bool:
+        if self.hparams.mi_check_steps == 0 or self._trainer is None or self.trainer.sanity_checking:
+            return False
+        epoch, every = self.current_epoch + 1, self.hparams.mi_check_every_n_epochs
+        return epoch % every == 0 or epoch == self.trainer.max_epochs
+
+    @override
+    def on_validation_epoch_end(self) -> None:
+        if not self._check_pairs:
+            return
+        x, z = (torch.cat(parts) for parts in zip(*self._check_pairs, strict=True))
+        self._check_pairs = []
+        own, check = self.mi_check(x, z, steps=self.hparams.mi_check_steps, seed=self.current_epoch)
+        self.log("val/mi_own", own, sync_dist=True)
+        self.log("val/mi_check", check, sync_dist=True)
+        self.log("val/mi_gap", own - check, sync_dist=True)
+
+    @torch.no_grad()
+    def mi_check(self, x: Tensor, z: Tensor, steps: int, seed: int = 0) -> tuple[float, float]:
+        """The health figure's two readings of ``I(X; Z)`` on pairs ``(x, z)``: ``(model's critic, fresh critic)``.
+
+        A fresh :class:`~mine_gan.estimators.ConcatCritic` (256-256) is fitted by :func:`~mine_gan.estimate_mi` on
+        the first half of the pairs for ``steps`` steps; both critics are read on the second half by
+        :func:`~mine_gan.estimators.heldout_estimate` with the same partners. Needs at least 32 pairs.
+        """
+        if x.shape[0] < 32:
+            raise ValueError(f"the MI check (`mi_check_steps`) needs at least 32 validation pairs, got {x.shape[0]}")
+        half = x.shape[0] // 2
+        with torch.enable_grad():
+            fresh = estimate_mi(
+                x[:half], z[:half], critic=ConcatCritic(x.shape[1], z.shape[1]), steps=steps,
+                batch_size=min(128, half // 2), seed=seed, device=x.device,
+            )  # fmt: skip
+        x_tf, z_tf = fresh.transform
+        held_x, held_z = x[half:], z[half:]
+        check, _ = heldout_estimate(
+            fresh.estimator, x_tf.transform(held_x).to(x.device), z_tf.transform(held_z).to(x.device),
+            rng=torch.Generator().manual_seed(seed),
+        )  # fmt: skip
+        own, _ = heldout_estimate(self.regularizer.estimator, held_x, held_z, rng=torch.Generator().manual_seed(seed))
+        return own, check
 
     @override
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -339,16 +432,34 @@ class InformationBottleneck(pl.LightningModule):
     @override
     def configure_optimizers(self) -> Any:
         hp = self.hparams
-        groups = [
-            {"params": [*self.encoder.parameters(), *self.decoder.parameters()], "lr": hp.lr},
-            {"params": list(self.regularizer.parameters()), "lr": hp.lr_mi or hp.lr},
-        ]
+        groups = [{"params": [*self.encoder.parameters(), *self.decoder.parameters()], "lr": hp.lr}]
+        own = self.regularizer.critic_optimizer
+        if own is None:  # the critic is a group of the encoder's Adam, decayed with it
+            groups.append({"params": list(self.regularizer.parameters()), "lr": hp.lr})
         optimizer = torch.optim.Adam(groups, betas=tuple(hp.betas))
-        if hp.lr_decay == "none":
+        self._critic_schedule = self._schedule(own) if own is not None and hp.mi_lr_decay else None
+        scheduler = self._schedule(optimizer)
+        if scheduler is None:
             return optimizer
+        interval = "step" if hp.lr_decay == "linear" else "epoch"
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+    def _schedule(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
+        """``lr_decay``'s schedule on ``optimizer`` (the encoder's, or the critic's own with ``mi_lr_decay``)."""
+        hp = self.hparams
+        if hp.lr_decay == "none":
+            return None
         if hp.lr_decay == "linear":
             total = max(1, int(self.trainer.estimated_stepping_batches))
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.lr_decay_rate)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+            return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.lr_decay_rate)
+
+    @override
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._critic_schedule is not None and self.hparams.lr_decay == "linear":
+            self._critic_schedule.step()
+
+    @override
+    def on_train_epoch_end(self) -> None:
+        if self._critic_schedule is not None and self.hparams.lr_decay == "exponential":
+            self._critic_schedule.step()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import pytorch_lightning as pl
@@ -244,11 +245,91 @@ def test_old_argument_names_are_refused(old: dict) -> None:
     ("lr_decay", "factor"),
     [("none", 1.0), ("exponential", 0.5**2), ("linear", 0.0)],
 )
-def test_lr_decay_schedules(lr_decay: str, factor: float) -> None:
-    """``"exponential"``: times ``lr_decay_rate`` per epoch; ``"linear"``: to 0 over the run; ``"none"``."""
-    model = _model(lr=1e-3, lr_mi=2e-3, lr_decay=lr_decay, lr_decay_rate=0.5)
+@pytest.mark.parametrize("mi_lr_decay", [False, True])
+def test_lr_decay_schedules(lr_decay: str, factor: float, mi_lr_decay: bool) -> None:
+    """``"exponential"``: times ``lr_decay_rate`` per epoch; ``"linear"``: to 0 over the run; ``"none"``. The
+    critic's own ``lr_mi`` keeps its value unless ``mi_lr_decay``, then follows the same schedule."""
+    model = _model(lr=1e-3, lr_mi=2e-3, lr_decay=lr_decay, lr_decay_rate=0.5, mi_lr_decay=mi_lr_decay)
     _trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=0).fit(
         model, Digits(image_size=8, flatten=True, batch_size=16)
     )
     lrs = [group["lr"] for group in model.optimizers().optimizer.param_groups]
-    assert lrs == pytest.approx([1e-3 * factor, 2e-3 * factor])
+    assert lrs == pytest.approx([1e-3 * factor])  # the critic is not in the encoder's optimizer
+    (critic_group,) = model.regularizer.critic_optimizer.param_groups
+    assert critic_group["lr"] == pytest.approx(2e-3 * (factor if mi_lr_decay else 1.0))
+
+
+def test_shared_critic_decays_with_the_encoder() -> None:
+    """``lr_mi=None``: the critic is a group of the encoder's Adam at ``lr`` and decays with it."""
+    model = _model(lr=1e-3, lr_decay="exponential", lr_decay_rate=0.5)
+    _trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=0).fit(
+        model, Digits(image_size=8, flatten=True, batch_size=16)
+    )
+    assert model.regularizer.critic_optimizer is None
+    assert [g["lr"] for g in model.optimizers().optimizer.param_groups] == pytest.approx([2.5e-4, 2.5e-4])
+
+
+def _gaussian_pairs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``X ~ N(0, I_2)``, ``Z = X + ε/2``: ``I(X; Z) = 2 · ½ log(1 + 4) = log 5`` nats."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    return x, x + 0.5 * torch.randn(n, 2, generator=g)
+
+
+def test_health_figure_is_near_zero_for_a_trained_critic_and_negative_for_a_lagging_one() -> None:
+    """Ground truth ``log 5``: a well-trained critic reads it as the fresh one does (gap ≈ 0); an untrained critic,
+    the extreme of a critic the encoder has outrun, reads ≈ 0 and the gap is about ``−log 5``."""
+    torch.manual_seed(0)
+    model = InformationBottleneck(input_dim=2, hidden_dims=(8,), z_dim=2, critic_hidden_dims=(64, 64), lr_mi=3e-3)
+    x, z = _gaussian_pairs(2000, seed=1)
+    lagging_own, lagging_check = model.mi_check(x, z, steps=400)
+    assert lagging_check == pytest.approx(math.log(5), abs=0.25)
+    assert lagging_own - lagging_check < -1.0
+
+    regularizer = model.regularizer
+    for step in range(1500):
+        regularizer.train_critic(*_gaussian_pairs(256, seed=100 + step))
+    own, check = model.mi_check(x, z, steps=400)
+    assert own == pytest.approx(math.log(5), abs=0.25)
+    assert abs(own - check) < 0.2
+
+
+def test_health_figure_is_logged_on_check_epochs() -> None:
+    torch.manual_seed(0)
+    model = _model(mi_weight=1e-2, lr_mi=1e-3, mi_steps=2, mi_shuffles=2, mi_check_steps=5, mi_check_every_n_epochs=2)
+    logged = []
+
+    class Record(pl.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):  # after the epoch's validation
+            logged.append({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/mi_")})
+
+    trainer = _trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=2, callbacks=[Record()])
+    trainer.fit(model, Digits(image_size=8, flatten=True, batch_size=32))
+    # Epoch 2 (every second) and epoch 3 (the last) are checked; epoch 1 (and the sanity check) is not.
+    assert [sorted(m) for m in logged] == [[]] + [["val/mi_check", "val/mi_gap", "val/mi_own"]] * 2
+    for metrics in logged[1:]:
+        assert metrics["val/mi_gap"] == pytest.approx(metrics["val/mi_own"] - metrics["val/mi_check"], abs=1e-5)
+    assert logged[1]["val/mi_own"] != logged[2]["val/mi_own"]  # checked again, not carried over
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mi_steps": 3}, "`mi_steps`=3 needs the critic's own optimizer: set `lr_mi`"),
+        ({"mi_steps": 0, "lr_mi": 1e-3}, "`mi_steps` must be an integer >= 1, got 0"),
+        ({"mi_shuffles": 0}, "`shuffles` must be an integer >= 1, got 0"),
+        ({"mi_lr_decay": True}, "`mi_lr_decay`=True decays the critic's own learning rate: set `lr_mi`"),
+        ({"critic_hidden_dims": [64]}, r"`critic_hidden_dims`=\[64\] sizes the default critic"),
+        ({"mi_check_steps": -1}, "`mi_check_steps` must be an integer >= 0, got -1"),
+        ({"mi_check_every_n_epochs": 0}, "`mi_check_every_n_epochs` must be an integer >= 1, got 0"),
+    ],
+)
+def test_bad_critic_training_fails_clearly(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        _model(**kwargs)  # _model passes a critic, so critic_hidden_dims conflicts with it
+
+
+def test_critic_width_from_the_config() -> None:
+    model = InformationBottleneck(input_dim=64, hidden_dims=(32,), z_dim=8, critic_hidden_dims=[24, 12])
+    widths = [m.out_features for m in model.regularizer.critic.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [24, 12, 1]
