@@ -13,18 +13,28 @@ module's own training step (``tests/models/test_seeds.py`` ties it to single run
 what ``mine-gan fit --config <that file> --seed_everything=<seed> --trainer.max_epochs=<epochs>`` gives.
 
 * **GAN+MINE (code)** ``gan_mine.yaml``: ``−β·I(G([ε, c]); c)``, MINE's T on the JS bound, eq. 21 clipping;
-* **best MI-free** ``gan.yaml``: the same recipe (R1 on D, learning rates, networks, draws) with ``β = 0``;
+* **MI-free (gan.yaml)**: the same recipe (R1 on D, learning rates, networks, draws) with ``β = 0``;
+* **MI-free (tuned)**: ``gan.yaml`` with the overrides ``mode_coverage_tune.py`` chose for the MI-free family
+  on the grid's tuning seeds (``benchmarks/results/mode_coverage_tune.json``); the ring gets the same overrides,
+  untuned there;
+* **MI-free (GAN+MINE's wall time)**: ``gan.yaml`` trained for GAN+MINE's wall time instead of its iterations,
+  ``--equal-wall-factor`` × the iterations (by default the ratio of the two jobs' measured wall times,
+  GAN+MINE over MI-free (gan.yaml), recorded in the meta file when first used);
 * **GAN+MINE (no clip)** ``gan_mine_noclip.yaml``, **GAN+MINE (entropy)** ``gan_mine_entropy.yaml``
   (``I(G(z); z)``), **InfoGAN (Q)** ``gan_q.yaml``.
+
+Every variant with an MI term is paired seed by seed against every MI-free variant, on every figure: final
+modes, HQ and KL, iterations to 90 % HQ, and iterations until every mode stays covered.
 
 Resumable: the (dataset, variant) jobs run two at a time (one per core), each job's rows are appended to the
 CSV when it finishes, an interrupted job resumes from its ``last.ckpt`` under ``runs/mode_coverage/``, and
 ``--resume`` skips the jobs already in the CSV with the same configuration. Paired differences against the
-best MI-free baseline are seed by seed with a 95 % Student-t interval. Two reference rows are scored the
+MI-free variants are seed by seed with a 95 % Student-t interval. Two reference rows are scored the
 same way: uniform noise over the data's bounding box, and 2,500 samples of the true mixture.
 
     python benchmarks/mode_coverage.py --resume                       # seeds 0-9, 30,000 iterations, all variants
-    python benchmarks/mode_coverage.py --variants "GAN+MINE (code)" "best MI-free" --resume   # the priority pair
+    python benchmarks/mode_coverage.py --variants "GAN+MINE (code)" "MI-free (gan.yaml)" --resume   # one pair
+    python benchmarks/mode_coverage.py --report        # the tables again from the CSV and meta, training nothing
 
 Writes ``benchmarks/results/mode_coverage.{txt,csv}`` and ``mode_coverage_meta.json``.
 """
@@ -57,14 +67,20 @@ from harness import CURVE, fit_seeds, iterations_per_epoch, mode_coverage_row, p
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs" / "mode_coverage"
 FOLDERS = {"grid": "gaussians25", "ring": "ring8"}
-BASELINE = "best MI-free"
+TUNED, EQUAL_WALL = "MI-free (tuned)", "MI-free (GAN+MINE's wall time)"
 VARIANTS = {
     "GAN+MINE (code)": "gan_mine.yaml",
-    BASELINE: "gan.yaml",
+    "MI-free (gan.yaml)": "gan.yaml",
+    TUNED: "gan.yaml",
+    EQUAL_WALL: "gan.yaml",
     "GAN+MINE (no clip)": "gan_mine_noclip.yaml",
     "GAN+MINE (entropy)": "gan_mine_entropy.yaml",
     "InfoGAN (Q)": "gan_q.yaml",
 }
+MI_FREE = ("MI-free (gan.yaml)", TUNED, EQUAL_WALL)
+#: names rows of earlier runs carry (the CSV and the meta file's job keys), read as today's names
+ALIASES = {"best MI-free": "MI-free (gan.yaml)"}
+TUNING = RESULTS / "mode_coverage_tune.json"
 #: PacGAN Table 1 (10 trials): modes / high-quality % / reverse KL
 PACGAN = {
     "grid": "GAN 17.3 / 94.8 / 0.70 · ALI 24.1 / 95.7 / 0.14 · PacGAN2 23.8 / 91.3 / 0.13 · PacGAN4 24.8 / 93.6 / 0.04",
@@ -74,6 +90,47 @@ PACGAN = {
 
 def config_path(dataset: str, variant: str) -> Path:
     return ROOT / "experiments" / FOLDERS[dataset] / VARIANTS[variant]
+
+
+def tuned_overrides() -> list[str] | None:
+    """The MI-free family's winner of ``mode_coverage_tune.py`` (its overrides less the tuning's length), or None."""
+    if not TUNING.exists():
+        return None
+    winner = json.loads(TUNING.read_text()).get("winners", {}).get("MI-free")
+    if winner is None:
+        return None
+    return [o for o in winner["overrides"].split() if not o.startswith("--trainer.max_epochs=")]
+
+
+def job(
+    dataset: str, variant: str, iterations: int, equal_wall_factor: float | None
+) -> tuple[Path, list[str], int, str] | None:
+    """``(config, overrides, iterations per epoch, digest)`` of one (dataset, variant), or None if not defined yet."""
+    config = config_path(dataset, variant)
+    extra: list[str] = []
+    if variant == TUNED:
+        tuned = tuned_overrides()
+        if tuned is None:
+            return None
+        extra = tuned
+    elif variant == EQUAL_WALL:
+        if equal_wall_factor is None:
+            return None
+        iterations = round(iterations * equal_wall_factor)
+    d_steps = next((int(o.split("=")[1]) for o in extra if o.startswith("--model.init_args.d_steps=")), None)
+    per_epoch = iterations_per_epoch(config, d_steps)
+    overrides = [*extra, f"--trainer.max_epochs={-(-iterations // per_epoch)}"]
+    digest = hashlib.sha256((config.read_text() + " ".join(overrides)).encode()).hexdigest()[:12]
+    return config, overrides, per_epoch, digest
+
+
+def equal_wall_factor(wall: dict[str, float], dataset: str) -> float | None:
+    """GAN+MINE's wall time over MI-free (gan.yaml)'s on ``dataset`` (else on the grid), from the jobs' records."""
+    for d in (dataset, "grid"):
+        mine, free = wall.get(f"{d}/GAN+MINE (code)"), wall.get(f"{d}/MI-free (gan.yaml)")
+        if mine and free:
+            return mine / free
+    return None
 
 
 def reference_rows(dataset: str, seeds: list[int]) -> list[dict[str, Any]]:
@@ -104,12 +161,12 @@ def summary(values: list[float], digits: int) -> str:
     return f"{statistics.fmean(finite):.{digits}f} ± {se:.{digits}f}{missing}"
 
 
-def paired(rows: list[dict[str, Any]], variant: str, metric: str, digits: int) -> str:
+def paired(rows: list[dict[str, Any]], variant: str, baseline: str, metric: str, digits: int) -> str:
     def by_seed(name: str) -> dict[int, float]:
         return {r["seed"]: float(r[metric]) for r in rows if r["variant"] == name and not math.isnan(float(r[metric]))}
 
-    base, other = by_seed(BASELINE), by_seed(variant)
-    if variant == BASELINE or len(set(base) & set(other)) < 2:
+    base, other = by_seed(baseline), by_seed(variant)
+    if len(set(base) & set(other)) < 2:
         return "—"
     mean, low, high, _ = paired_interval(base, other)
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
@@ -137,13 +194,18 @@ def table(rows: list[dict[str, Any]], dataset: str) -> list[str]:
             f"{summary([r['high_quality_pct'] for r in rs], 1)} | {summary([r['kl'] for r in rs], 4)} | "
             f"{curve} | {speed[0]} | {speed[1]} |"
         )
-    if any(r["variant"] == BASELINE for r in sub):
-        lines += ["", f"Paired difference to '{BASELINE}', mean [95 % t-interval] over seeds:", "",
-                  "| variant | Δ modes | Δ HQ % | Δ KL | Δ iters to 90 % HQ |", "|---|---|---|---|---|"]  # fmt: skip
-        for name in (n for n in VARIANTS if n != BASELINE and any(r["variant"] == n for r in sub)):
+    present = [n for n in VARIANTS if any(r["variant"] == n for r in sub)]
+    pairs = [(v, b) for v in present if v not in MI_FREE for b in present if b in MI_FREE]
+    if pairs:
+        lines += ["", "Paired difference (variant − MI-free variant), mean [95 % t-interval] over seeds; fewer "
+                  "iterations are better, so a negative Δ iters favours the variant:", "",
+                  "| variant − MI-free variant | Δ modes | Δ HQ % | Δ KL | Δ iters to 90 % HQ | Δ iters: all modes |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for name, base in pairs:
             lines.append(
-                f"| {name} | {paired(sub, name, 'modes', 2)} | {paired(sub, name, 'high_quality_pct', 1)} | "
-                f"{paired(sub, name, 'kl', 4)} | {paired(sub, name, 'iters_hq90', 0)} |"
+                f"| {name} − {base} | {paired(sub, name, base, 'modes', 2)} | "
+                f"{paired(sub, name, base, 'high_quality_pct', 1)} | {paired(sub, name, base, 'kl', 4)} | "
+                f"{paired(sub, name, base, 'iters_hq90', 0)} | {paired(sub, name, base, 'iters_all_modes', 0)} |"
             )
     return lines + [""]
 
@@ -156,6 +218,9 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=30_000, help="generator iterations per run")
     p.add_argument("--jobs", type=int, default=2, help="(dataset, variant) runs at once, one CPU thread each")
     p.add_argument("--resume", action="store_true", help="keep the CSV's finished jobs of the same configuration")
+    p.add_argument("--report", action="store_true", help="write the tables from the CSV and meta; train nothing")
+    p.add_argument("--equal-wall-factor", type=float, default=None,
+                   help="equal-wall-time MI-free iterations over --iterations (default: measured)")  # fmt: skip
     p.add_argument("--out", type=Path, default=RESULTS / "mode_coverage", help="stem of the result files")
     args = p.parse_args()
     stem: Path = args.out
@@ -163,43 +228,58 @@ def main() -> None:
     csv_path, meta_path = stem.with_suffix(".csv"), Path(f"{stem}_meta.json")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     start = time.time()
+    keep = args.resume or args.report
+    previous = json.loads(meta_path.read_text()) if keep and meta_path.exists() else {}
+    wall = {"/".join(ALIASES.get(part, part) for part in key.split("/", 1)): seconds
+            for key, seconds in previous.get("job_wall_seconds", {}).items()}  # fmt: skip
+    factors: dict[str, float] = dict(previous.get("equal_wall_factor", {}))
+    known_jobs = dict(previous.get("jobs", {}))
 
-    jobs = {}
+    jobs: dict[tuple[str, str], tuple[Path, list[str], int, str]] = {}
     for dataset in args.datasets:
+        measured = args.equal_wall_factor or factors.get(dataset) or equal_wall_factor(wall, dataset)
         for variant in args.variants:
-            config = config_path(dataset, variant)
-            per_epoch = iterations_per_epoch(config)
-            epochs = -(-args.iterations // per_epoch)
-            overrides = [f"--trainer.max_epochs={epochs}"]
-            digest = hashlib.sha256((config.read_text() + " ".join(overrides)).encode()).hexdigest()[:12]
-            jobs[(dataset, variant)] = (config, overrides, per_epoch, digest)
-    previous = json.loads(meta_path.read_text()) if args.resume and meta_path.exists() else {}
+            defined = job(dataset, variant, args.iterations, measured)
+            if defined is None:
+                why = ("no MI-free winner in mode_coverage_tune.json" if variant == TUNED
+                       else "no wall times of GAN+MINE (code) and MI-free (gan.yaml) to match")  # fmt: skip
+                print(f"{dataset}/{variant}: not defined yet ({why}); skipped")
+                continue
+            jobs[(dataset, variant)] = defined
+            if variant == EQUAL_WALL:
+                factors[dataset] = measured
     rows: list[dict[str, Any]] = []
-    if args.resume and csv_path.exists():
+    if keep and csv_path.exists():
         with open(csv_path) as f:
             for r in csv.DictReader(f):
-                job = jobs.get((r["dataset"], r["variant"]))
-                if job is not None and r.get("config") == job[3] and int(r["seed"]) in args.seeds:
+                r["variant"] = ALIASES.get(r["variant"], r["variant"])
+                asked = jobs.get((r["dataset"], r["variant"]))
+                # A job not asked for this time keeps its rows; an asked one keeps those of its configuration.
+                current = asked is not None and r.get("config") == asked[3] and int(r["seed"]) in args.seeds
+                if args.report or asked is None or current:
                     rows.append({k: (v if k in ("dataset", "variant", "config") else float(v)) for k, v in r.items()})
-                    rows[-1]["seed"] = int(rows[-1]["seed"])
+                    for count in ("seed", "modes", "num_modes"):
+                        rows[-1][count] = int(rows[-1][count])
     done = {(r["dataset"], r["variant"]) for r in rows}
-    wall = dict(previous.get("job_wall_seconds", {})) if args.resume else {}
 
     def write(complete: bool) -> None:
-        all_rows = rows + [r for d in args.datasets for r in reference_rows(d, args.seeds)]
+        datasets = [d for d in FOLDERS if d in args.datasets or any(r["dataset"] == d for r in rows)]
+        all_rows = rows + [r for d in datasets for r in reference_rows(d, args.seeds)]
+        factor_note = "; ".join(f"{d}: {f:.3f}" for d, f in factors.items())
         text = [
             "# Mode coverage, PacGAN's 2-D protocol, through the experiments' YAML files (`mine-gan fit --seeds`)",
             "",
-            f"Seeds {args.seeds}, {args.iterations} generator iterations, 2,500 samples scored per run; mean ± "
+            f"Seeds {args.seeds}, {args.iterations} generator iterations (the equal-wall-time MI-free run: that "
+            f"times {factor_note or 'its factor, not measured yet'}), 2,500 samples scored per run; mean ± "
             f"standard error over seeds, min over seeds. Commit {commit[:7]}. "
             f"{'Complete.' if complete else 'PARTIAL: jobs still to run.'}",
             "",
         ]
-        for dataset in args.datasets:
+        for dataset in datasets:
             text += table(all_rows, dataset)
         text.append("Wall time per job (s): " + json.dumps({job: round(seconds) for job, seconds in wall.items()}))
         stem.with_suffix(".txt").write_text("\n".join(text) + "\n")
-        fields = list(dict.fromkeys(k for r in all_rows for k in r))
+        fields = list(dict.fromkeys(k for r in rows for k in r))
         with open(csv_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
@@ -207,8 +287,10 @@ def main() -> None:
         meta = {
             "commit": commit, "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
             "seeds": args.seeds, "iterations": args.iterations, "complete": complete,
-            "jobs": {f"{d}/{v}": {"config": str(c.relative_to(ROOT)), "overrides": o, "sha": h}
-                     for (d, v), (c, o, _, h) in jobs.items()},
+            "jobs": {**{ALIASES.get(k, k): v for k, v in known_jobs.items()},
+                     **{f"{d}/{v}": {"config": str(c.relative_to(ROOT)), "overrides": o, "sha": h}
+                        for (d, v), (c, o, _, h) in jobs.items()}},
+            "equal_wall_factor": factors,
             "job_wall_seconds": wall, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }  # fmt: skip
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
@@ -228,10 +310,15 @@ def main() -> None:
         print(f"{dataset} {variant}: done in {wall[f'{dataset}/{variant}'] / 60:.1f} min", flush=True)
 
     todo = [key for key in jobs if key not in done]
+    complete = len(jobs) == len(args.datasets) * len(args.variants)
+    if args.report:
+        write(complete=complete and not todo)
+        print(stem.with_suffix(".txt").read_text())
+        return
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for future in [pool.submit(run, key) for key in todo]:
             future.result()
-    write(complete=True)
+    write(complete=complete)
     print(stem.with_suffix(".txt").read_text())
     print(f"wall time {(time.time() - start) / 60:.1f} min")
 

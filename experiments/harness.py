@@ -174,6 +174,31 @@ def fit(model: pl.LightningModule, data: pl.LightningDataModule, epochs: int = 1
     return time.perf_counter() - start
 
 
+def _fit_command(
+    config: Path, run_dir: Path, selection: Sequence[str], overrides: Sequence[str], threads: int
+) -> list[str]:
+    """``mine-gan fit`` of ``config`` logging to CSV in ``<run_dir>/run``, resumed from its ``last.ckpt`` if any."""
+    last = sorted(Path(run_dir).rglob("last.ckpt"))
+    return [
+        sys.executable, "-m", "mine_gan", "fit", "--config", str(config), *selection,
+        f"--torch_threads={threads}", "--trainer.enable_progress_bar=false", "--trainer.logger=CSVLogger",
+        f"--trainer.logger.init_args.save_dir={Path(run_dir).parent}",
+        f"--trainer.logger.init_args.name={Path(run_dir).name}", "--trainer.logger.init_args.version=run",
+        *overrides, *([f"--ckpt_path={last[-1]}"] if last else []),
+    ]  # fmt: skip
+
+
+def _run_fit(args: list[str]) -> None:
+    done = subprocess.run(args, cwd=REPOSITORY, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+
+
+def _metrics_rows(path: Path) -> list[dict[str, float]]:
+    with open(path) as f:
+        return [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+
+
 def fit_seeds(
     config: Path, seeds: Sequence[int], run_dir: Path, overrides: Sequence[str] = (), *, threads: int = 1
 ) -> dict[int, list[dict[str, float]]]:
@@ -188,33 +213,39 @@ def fit_seeds(
         ``{seed: rows of <run dir>/seed_<seed>/metrics.csv}``, each row ``{column: float}`` without blanks.
     """
     run_dir = Path(run_dir)
-    last = sorted(run_dir.rglob("last.ckpt"))
-    args = [
-        sys.executable, "-m", "mine_gan", "fit", "--config", str(config), "--seeds", ",".join(map(str, seeds)),
-        f"--torch_threads={threads}", "--trainer.enable_progress_bar=false", "--trainer.logger=CSVLogger",
-        f"--trainer.logger.init_args.save_dir={run_dir.parent}", f"--trainer.logger.init_args.name={run_dir.name}",
-        "--trainer.logger.init_args.version=run", *overrides,
-        *([f"--ckpt_path={last[-1]}"] if last else []),
-    ]  # fmt: skip
-    done = subprocess.run(args, cwd=REPOSITORY, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    rows = {}
-    for seed in seeds:
-        with open(run_dir / "run" / f"seed_{seed}" / "metrics.csv") as f:
-            rows[int(seed)] = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
-    return rows
+    _run_fit(_fit_command(config, run_dir, ["--seeds", ",".join(map(str, seeds))], overrides, threads))
+    return {int(seed): _metrics_rows(run_dir / "run" / f"seed_{seed}" / "metrics.csv") for seed in seeds}
+
+
+def fit_run(
+    config: Path, seed: int, run_dir: Path, overrides: Sequence[str] = (), *, threads: int = 1
+) -> list[dict[str, float]]:
+    """``mine-gan fit --config <config> --seed_everything=<seed>`` in a subprocess: one seed, as a user runs it.
+
+    As :func:`fit_seeds` (CSV log in ``<run_dir>/run``, resumed from its ``last.ckpt``), for one seed in a
+    process of its own: for a study whose rows finish one (variant, seed) at a time, or whose per-run wall time
+    is a result. Its checkpoints are in ``<run_dir>/run/checkpoints``.
+
+    Returns:
+        The rows of ``<run_dir>/run/metrics.csv``, each ``{column: float}`` without blanks (none when the run
+        logged nothing, e.g. fewer steps than ``log_every_n_steps``).
+    """
+    run_dir = Path(run_dir)
+    _run_fit(_fit_command(config, run_dir, [f"--seed_everything={seed}"], overrides, threads))
+    logged = run_dir / "run" / "metrics.csv"
+    return _metrics_rows(logged) if logged.exists() else []
 
 
 #: iterations at which 2-D learning curves are reported (:func:`mode_coverage_row`)
 CURVE = (5_000, 10_000, 30_000)
 
 
-def iterations_per_epoch(config: Path) -> int:
-    """Generator iterations per epoch: the data's batches per epoch over ``d_steps``."""
+def iterations_per_epoch(config: Path, d_steps: int | None = None) -> int:
+    """Generator iterations per epoch: the data's batches per epoch over ``d_steps`` (the YAML's unless given)."""
     loaded = yaml.safe_load(config.read_text())
     data, model = loaded["data"]["init_args"], loaded["model"]["init_args"]
-    return int(data["num_samples"]) // int(data["batch_size"]) // int(model.get("d_steps", 1))
+    steps = int(model.get("d_steps", 1)) if d_steps is None else d_steps
+    return int(data["num_samples"]) // int(data["batch_size"]) // steps
 
 
 def mode_coverage_row(rows: list[dict[str, float]], per_epoch: int, num_modes: int) -> dict[str, Any]:
@@ -310,7 +341,13 @@ _AT_START = provenance(_script_experiment()) if _script_experiment() in DEPENDS_
 
 
 def write_meta(
-    out: Path, scale: str, wall: float, *, seeds: Sequence[int] | None = None, config: Mapping[str, Any] | None = None
+    out: Path,
+    scale: str,
+    wall: float,
+    *,
+    seeds: Sequence[int] | None = None,
+    config: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     """``meta_<scale>.json``: what made ``out``'s ``*_<scale>`` files, so a table can be trusted or marked stale.
 
@@ -326,6 +363,7 @@ def write_meta(
         seeds: the seeds run.
         config: the resolved configuration of a script that does not build its models with :func:`from_config`
             (e.g. its parsed arguments without the seeds); by default every config :func:`from_config` resolved.
+        extra: further fields of the file, e.g. whether a resumable study is complete.
     """
     script = Path(sys.argv[0]).resolve()
     experiment = _script_experiment()
@@ -346,6 +384,7 @@ def write_meta(
         "wall_seconds": round(wall, 1),
         "machine": machine(),
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **(extra or {}),
     }
     (out / f"meta_{scale}.json").write_text(json.dumps(meta, indent=2, default=str, ensure_ascii=False) + "\n")
 
@@ -428,3 +467,74 @@ def paired_comparison(
         f"{metric}, {variant} − {baseline}: {mean:.3g}, 95 % t-interval [{low:.3g}, {high:.3g}] over {n} paired "
         f"seeds: {verdict} ({variant} better on {wins}/{n} seeds)."
     )
+
+
+class StudyRows:
+    """The CSV of a resumable study: one row per finished job, written as it finishes, kept by a rerun.
+
+    A job is a ``(variant, seed)`` pair trained with a configuration summarised by a digest (e.g. 12 hex digits
+    of :func:`config_hash` of its config file and overrides), stored in the row's ``config`` column. A rerun
+    reads the file back: :meth:`done` hands back the row of a job whose digest is unchanged, so the job is not
+    run again; a job whose configuration changed is run and its new row replaces the old one. Rows of jobs a
+    rerun does not ask for stay in the file. The file is rewritten whole, through a temporary file, at every
+    :meth:`add`, so a study stopped at any moment leaves a readable CSV of the jobs finished. Thread-safe, so
+    jobs may finish in worker threads.
+
+    Args:
+        path: the CSV file.
+        key: the columns naming a job.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "rows.csv"
+        >>> StudyRows(path).add({"variant": "GAN", "seed": 0, "modes": 512, "config": "abc"})
+        >>> again = StudyRows(path)
+        >>> again.done("GAN", 0, config="abc")["modes"], again.done("GAN", 0, config="changed")
+        (512, None)
+    """
+
+    def __init__(self, path: Path, key: Sequence[str] = ("variant", "seed")) -> None:
+        import threading
+
+        self.path, self.key = Path(path), tuple(key)
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, ...], dict[str, Any]] = {}
+        if self.path.exists():
+            with open(self.path) as f:
+                for row in csv.DictReader(f):
+                    self._rows[self._key(row)] = {k: _cell(v) for k, v in row.items()}
+
+    def _key(self, row: Mapping[str, Any]) -> tuple[str, ...]:
+        return tuple(str(row[k]) for k in self.key)
+
+    def done(self, *key: Any, config: str) -> dict[str, Any] | None:
+        """The row of job ``key`` if it finished with configuration digest ``config``, else ``None``."""
+        row = self._rows.get(tuple(str(k) for k in key))
+        return dict(row) if row is not None and str(row.get("config")) == config else None
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Store a finished job's row (replacing an older row of the same job) and rewrite the file."""
+        with self._lock:
+            self._rows[self._key(row)] = dict(row)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            rows = list(self._rows.values())
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            with open(temporary, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+                writer.writeheader()
+                writer.writerows(rows)
+            temporary.replace(self.path)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row in the file, in the order the jobs first finished."""
+        return [dict(r) for r in self._rows.values()]
+
+
+def _cell(value: str) -> Any:
+    """A CSV cell back as a number where it is one (``seed`` as an int), else as the text."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
