@@ -29,7 +29,7 @@ def _has_state(module: nn.Module) -> bool:
 
 
 def stack_seeds(modules: Sequence[GANModule], seeds: Sequence[int]) -> GANModule:
-    """One module training ``modules`` (one per seed, same configuration) together; ``modules[0]`` is reused.
+    """One module training ``modules`` (one per seed, same configuration) together; ``modules`` are left as they are.
 
     Args:
         modules: ``S`` GAN modules, each built (its networks initialized) under its seed, not yet trained.
@@ -44,14 +44,15 @@ def stack_seeds(modules: Sequence[GANModule], seeds: Sequence[int]) -> GANModule
         raise ValueError(f"one module per seed is needed, got {len(modules)} modules for seeds {seeds}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"`seeds` must be distinct, got {seeds}")
-    host = modules[0]
-    if not isinstance(host, GANModule) or any(type(m) is not type(host) for m in modules):
+    first = modules[0]
+    if not isinstance(first, GANModule) or any(type(m) is not type(first) for m in modules):
         raise TypeError(f"--seeds trains GAN modules of one class, got {sorted({type(m).__name__ for m in modules})}")
-    if getattr(host, "mi_source", "own") == "shared":
+    if getattr(first, "mi_source", "own") == "shared":
         raise ValueError("--seeds cannot stack a borrowed estimator (mi_source='shared'): use mi_source='own'")
     if any(m.num_seeds != 1 or m._iteration for m in modules):
         raise ValueError("--seeds stacks fresh single-seed modules")
-    host.__dict__["_prototype"] = copy.deepcopy(host)  # unstacked layout, not a submodule (not saved or moved)
+    host = copy.deepcopy(first)  # becomes the stack; its networks are replaced below
+    host.__dict__["_prototype"] = copy.deepcopy(first)  # unstacked layout, not a submodule (not saved or moved)
     for name, child in list(host.named_children()):
         others = [getattr(m, name) for m in modules]
         if isinstance(child, MINE):
