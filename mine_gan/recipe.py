@@ -15,7 +15,11 @@ with the functions here, so a choice has one name, one type and one error messag
 
 The vocabulary that goes with them: ``mi_weight`` is β, the weight of the MI term; ``lr_mi`` is the
 learning rate of MINE's statistics network (the critic); a ``torch.Generator`` argument is called ``rng``
-(``generator`` is the G network).
+(``generator`` is the G network). MINE's moving-average decay γ is ``ema_decay`` wherever an estimator or a
+function owns it (:class:`~mine_gan.MINE`, the monitor, :mod:`mine_gan.functional`), and its bound is
+``bound``; a model that owns a MINE among other parts takes them as ``mi_ema_decay`` and ``mi_bound``, the
+``mi_`` prefix of every MI-term argument of a model (``mi_weight``, ``mi_penalty``), and passes them on as
+``ema_decay`` and ``bound``.
 """
 
 from __future__ import annotations

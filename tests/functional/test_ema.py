@@ -10,7 +10,7 @@ from mine_gan import functional as MF
 
 def test_first_update_initializes_without_bias():
     t = torch.tensor([0.0, math.log(3.0)])
-    assert MF.ema_log_update(torch.tensor(float("-inf")), t, decay=0.9).exp().item() == pytest.approx(2.0)
+    assert MF.ema_log_update(torch.tensor(float("-inf")), t, ema_decay=0.9).exp().item() == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("decay", [0.0, 0.5, 0.99])
@@ -26,14 +26,14 @@ def test_update_is_the_moving_average_of_batch_means(decay):
 
 
 def test_update_survives_scores_that_overflow_exp():
-    log_ema = MF.ema_log_update(torch.tensor(5000.0), torch.full((4,), 6000.0), decay=0.99)
+    log_ema = MF.ema_log_update(torch.tensor(5000.0), torch.full((4,), 6000.0), ema_decay=0.99)
     assert log_ema.item() == pytest.approx(6000.0 + math.log(0.01), abs=1e-2)
 
 
 def test_mine_value_is_the_donsker_varadhan_value():
     g = torch.Generator().manual_seed(1)
     tj, tm = torch.randn(10, generator=g), torch.randn(10, generator=g)
-    value, _ = MF.mine_lower_bound(tj, tm, torch.tensor(0.3), decay=0.9)
+    value, _ = MF.mine_lower_bound(tj, tm, torch.tensor(0.3), ema_decay=0.9)
     assert value.item() == pytest.approx(MF.donsker_varadhan(tj, tm).item(), rel=1e-6)
 
 
@@ -64,11 +64,11 @@ def test_plain_dv_gradient_differs_from_corrected_one():
     x, xm = torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g)
     w = torch.randn(2, generator=g).requires_grad_()
     (g_dv,) = torch.autograd.grad(MF.donsker_varadhan(x @ w, xm @ w), w)
-    value, _ = MF.mine_lower_bound(x @ w, xm @ w, torch.tensor(3.0), decay=0.99)
+    value, _ = MF.mine_lower_bound(x @ w, xm @ w, torch.tensor(3.0), ema_decay=0.99)
     (g_mine,) = torch.autograd.grad(value, w)
     assert not torch.allclose(g_dv, g_mine)
 
 
 def test_decay_out_of_range_is_rejected():
-    with pytest.raises(ValueError, match="decay"):
-        MF.ema_log_update(torch.tensor(0.0), torch.zeros(3), decay=1.0)
+    with pytest.raises(ValueError, match="`ema_decay` must be in"):
+        MF.ema_log_update(torch.tensor(0.0), torch.zeros(3), ema_decay=1.0)
