@@ -19,9 +19,16 @@ seen by the project's digit classifier), at 28×28:
     python experiments/bigan_digits/run.py                 # CPU scale: the configs' 10 epochs, seeds 0-2
     python experiments/bigan_digits/run.py --scale small   # 3 epochs, seed 0 (smoke run)
     python experiments/bigan_digits/run.py --scale full    # 100 epochs, seeds 0-4 (wall time: meta_full.json)
+    python experiments/bigan_digits/run.py --scale cpu --seeds 0 1 2 3 4   # issue 25's paired comparison
 
-The table gives mean ± std per method and every seed's numbers; the script also prints ALI+MINE against each ALI
-row, paired by seed with a 95 % t-interval (as does ``experiments/make_results.py``).
+Every run is ``mine-gan fit --config <yaml> --seed_everything=<seed> --trainer.max_epochs=<epochs>`` in a process of
+its own (:func:`harness.fit_run`), as a user runs it; its last checkpoint is then scored. Resumable: each (variant,
+seed) row is written to the CSV when it finishes (:class:`harness.StudyRows`), a rerun skips the rows of the same
+configuration (the YAML's content, overrides, epochs) and resumes an interrupted run from its ``last.ckpt`` under
+``runs/bigan_digits_study/``; the meta file says whether the scale's jobs are complete.
+
+The table gives mean ± std per method and every seed's numbers, then ALI+MINE against each ALI row, paired by seed
+with a 95 % t-interval (:func:`harness.paired_comparison`), as the script prints them.
 
 Writes ``results/bigan_digits_<scale>.{csv,md}``, ``results/reconstructions_<scale>.png`` and
 ``results/meta_<scale>.json``.
@@ -34,13 +41,26 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import fit, from_config, mean_std, paired_comparison, quiet, write_results  # noqa: E402
+from harness import (  # noqa: E402
+    REPOSITORY,
+    StudyRows,
+    config_hash,
+    fit_run,
+    from_config,
+    mean_std,
+    paired_comparison,
+    quiet,
+    write_meta,
+)
 
 from mine_gan.callbacks.samples import image_grid  # noqa: E402
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+RUNS = REPOSITORY / "runs" / "bigan_digits_study"
 # name -> (config, overrides). ALI and ALI+MINE differ only in the MI term; the third row is ALI without the
 # discriminator's gradient penalty, in case the recipe the two share is not the strongest MI-free baseline.
 NO_PENALTY = "ALI, no D penalty"
@@ -129,43 +149,97 @@ def plot(pictures: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def run_digest(variant: str, epochs: int, overrides: list[str]) -> str:
+    """What a (variant, seed) row was trained with: the YAML's content (comments aside), overrides and epochs."""
+    config, own = VARIANTS[variant]
+    loaded = yaml.safe_load((HERE / config).read_text())
+    return config_hash({"config": loaded, "overrides": [*own, *overrides], "epochs": epochs})[:12]
+
+
+def train_and_score(variant: str, seed: int, epochs: int, overrides: list[str], runs: Path, threads: int):
+    """One (variant, seed): ``mine-gan fit`` of its YAML (resumed from its ``last.ckpt``), scored on the test digits.
+
+    Returns the CSV row and the picture's images (test digits over their reconstructions).
+    """
+    from mine_gan.models import BiGAN
+
+    config, own = VARIANTS[variant]
+    run_dir = runs / config.removesuffix(".yaml") / f"seed_{seed}_{run_digest(variant, epochs, overrides)}"
+    began = time.perf_counter()
+    fit_run(HERE / config, seed, run_dir, [*own, *overrides, f"--trainer.max_epochs={epochs}"], threads=threads)
+    seconds = time.perf_counter() - began
+    model = BiGAN.load_from_checkpoint(run_dir / "run" / "checkpoints" / "last.ckpt", map_location="cpu")
+    _, data = from_config(HERE / config, seed, [*own, *overrides])  # the YAML's test digits
+    scores, shown = evaluate(model, data)
+    row = dict(variant=variant, seed=seed, epochs=epochs, **scores, seconds=round(seconds, 1), std=model.encoder.std)
+    return row, shown
+
+
+def paired_lines(rows: list[dict]) -> list[str]:
+    """ALI+MINE against each ALI row, paired by seed, on every metric."""
+    return [
+        paired_comparison(rows, metric, higher, baseline, "ALI+MINE")
+        for baseline in BASELINES
+        for metric, higher in METRICS.items()
+        if any(r["variant"] == baseline for r in rows)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", choices=list(SCALES), default="cpu")
     parser.add_argument("--seeds", type=int, nargs="+", help="override the scale's seeds")
+    parser.add_argument("--epochs", type=int, help="override the scale's epochs (a smoke run)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--overrides", action="extend", nargs="*", default=[], help="CLI overrides for every run, as --overrides=--k=v"
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--runs", type=Path, default=RUNS)
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     quiet()
     epochs, num_seeds = SCALES[args.scale]
+    epochs = args.epochs or epochs
     seeds = args.seeds or list(range(num_seeds))
     start = time.perf_counter()
-    rows, pictures = [], {}
-    for seed in seeds:
-        for variant, (config, overrides) in VARIANTS.items():
-            model, data = from_config(HERE / config, seed, ["--data.init_args.seed=0", *overrides])
-            seconds = fit(model, data, epochs=epochs)
-            scores, shown = evaluate(model, data)
-            rows.append(dict(variant=variant, seed=seed, epochs=epochs, **scores, seconds=round(seconds, 1)))
-            if seed == seeds[0]:
-                pictures[variant] = shown
+    ledger = StudyRows(args.results / f"bigan_digits_{args.scale}.csv")
+    jobs = [(variant, seed) for seed in seeds for variant in VARIANTS]
+    pictures_path = args.results / f"reconstructions_{args.scale}.png"
+    pictures = {}
+
+    def rows_now() -> list[dict]:
+        return [r for v, s in jobs if (r := ledger.done(v, s, config=run_digest(v, epochs, args.overrides)))]
+
+    for variant, seed in jobs:
+        digest = run_digest(variant, epochs, args.overrides)
+        if ledger.done(variant, seed, config=digest) is not None and (seed != seeds[0] or pictures_path.exists()):
+            continue
+        row, shown = train_and_score(variant, seed, epochs, args.overrides, args.runs, args.threads)
+        if seed == seeds[0]:
+            pictures[variant] = shown
+        if ledger.done(variant, seed, config=digest) is None:  # the row of a finished run is kept as it was
+            ledger.add({**row, "config": digest})
             print(
-                f"{variant:9s} seed {seed}: error {scores['recon_error']:.3f}, accuracy "
-                f"{scores['recon_accuracy_pct']:.1f}%, MS-SSIM {scores['ms_ssim']:.3f} ({seconds:.0f}s)",
+                f"{variant:9s} seed {seed}: error {row['recon_error']:.3f}, accuracy "
+                f"{row['recon_accuracy_pct']:.1f}%, MS-SSIM {row['ms_ssim']:.3f} ({row['seconds']:.0f}s)",
                 flush=True,
             )
-        # Results so far after every seed (the meta file lists the seeds done), so a run cut short leaves
-        # complete pairs behind rather than nothing.
-        done = seeds[: seeds.index(seed) + 1]
-        text = table(rows, done, epochs, model.encoder.std)
-        write_results(RESULTS, "bigan_digits", rows, text, args.scale, time.perf_counter() - start, seeds=done)
-        plot(pictures, RESULTS / f"reconstructions_{args.scale}.png")
-    print(text)
-    for baseline in BASELINES:
-        for metric, higher in METRICS.items():
-            print(paired_comparison(rows, metric, higher, baseline, "ALI+MINE"))
+        rows = rows_now()
+        done = sorted({r["seed"] for r in rows})
+        text = "\n\n".join([table(rows, done, epochs, row["std"]), "\n".join(paired_lines(rows))])
+        (args.results / f"bigan_digits_{args.scale}.md").write_text(text + "\n")
+        complete = len(rows) == len(jobs)
+        write_meta(args.results, args.scale, time.perf_counter() - start, seeds=done,
+                   config={"variants": VARIANTS, "epochs": epochs, "overrides": args.overrides},
+                   extra={"complete": complete, "rows": len(rows), "rows_wanted": len(jobs)})  # fmt: skip
+        if len(pictures) == len(VARIANTS):
+            plot(pictures, pictures_path)
+    rows = rows_now()
+    print(table(rows, sorted({r["seed"] for r in rows}), epochs, rows[0]["std"]))
+    print("\n".join(paired_lines(rows)))
 
 
 if __name__ == "__main__":
