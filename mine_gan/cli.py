@@ -19,6 +19,26 @@ the networks' ``x_dim`` / ``in_channels`` / ``out_channels`` / ``image_size`` co
 ``dims`` once it is built, InfoGAN's generator input is ``noise_dim + code_dim`` and its discriminator's code
 head has ``code_dim`` outputs when ``mi="q"``. A link whose target the chosen classes do not have
 (e.g. ``x_dim`` of a DCGAN generator) is skipped.
+
+Private APIs the package relies on, and why (the one list of them; ``pyproject.toml`` pins the Lightning
+versions they were checked against, and ``tests/test_cli.py``/``tests/test_cli_errors.py`` fail when they change):
+
+* here, Lightning's ``_InstantiatorFn`` (subclassed), ``LightningCLI._add_instantiators`` (overridden),
+  ``_dump_config`` and ``config_dump``: Lightning saves as hyperparameters the dumped configuration, which
+  drops link targets (``latent_dim``, ``x_dim``), so ``load_from_checkpoint`` could not rebuild the networks;
+  no public hook gives the resolved configuration to the instantiator (:class:`_CompleteInstantiator`);
+* here, ``LightningCLI._add_configure_optimizers_method_to_model``: ``--seeds`` overrides
+  ``instantiate_classes`` (it builds one model per seed and stacks them), and that private step of the parent's
+  ``instantiate_classes`` has no public entry point;
+* here, the refusal of a configured value walks the traceback's frames (``_refused_argument``): jsonargparse
+  wraps a constructor's exception without the key that gave the value; only public hook names are matched;
+* :mod:`mine_gan.models.gan` uses no private Lightning API (``toggle_optimizer``, ``all_gather``,
+  ``strategy.broadcast``, ``lr_schedulers`` are public); it tests ``isinstance(m, _BatchNorm)``, PyTorch's
+  private base of every batch norm, which has no public one;
+* :mod:`mine_gan.nets` uses no private Lightning API; :mod:`mine_gan.nets.stack` and
+  :mod:`mine_gan.nets.sync_batch_norm` subclass PyTorch's private ``_BatchNorm`` and ``_SpectralNorm`` (the
+  parametrization ``torch.nn.utils.parametrizations.spectral_norm`` installs), to compute the same function
+  with operations ``vmap`` can batch or with statistics gathered across processes.
 """
 
 from __future__ import annotations
@@ -166,9 +186,13 @@ class MineGanCLI(LightningCLI):
         # BiGAN's generator, encoder and joint discriminator share z: jsonargparse links cannot chain from the
         # generator's latent_dim (a link target above), so BiGAN configs name it once with a YAML anchor.
 
+    def _subcommand_config(self, config: Any) -> Any:
+        """The part of ``config`` (parsed or instantiated) for the subcommand being run, or all of it."""
+        return config[self.subcommand] if self.subcommand else config
+
     @override
     def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand] if self.subcommand else self.config
+        config = self._subcommand_config(self.config)
         threads = config.get("torch_threads")
         if threads is not None:
             if threads < 1:
@@ -177,7 +201,7 @@ class MineGanCLI(LightningCLI):
 
     @override
     def instantiate_classes(self) -> None:
-        seeds = parse_seeds(self._get(self.config, "seeds"))
+        seeds = parse_seeds(self._subcommand_config(self.config).get("seeds"))
         if seeds is None:
             super().instantiate_classes()
             return
@@ -186,8 +210,8 @@ class MineGanCLI(LightningCLI):
         for seed in seeds:
             pl.seed_everything(seed, workers=True, verbose=False)
             self.config_init = self.parser.instantiate_classes(self.config)
-            models.append(self._get(self.config_init, "model"))
-            datamodules.append(self._get(self.config_init, "data"))
+            models.append(self._subcommand_config(self.config_init)["model"])
+            datamodules.append(self._subcommand_config(self.config_init)["data"])
         self.model = stack_seeds(models, seeds)
         self.datamodule = SeedStackedData(datamodules)
         self._add_configure_optimizers_method_to_model(self.subcommand)
