@@ -42,6 +42,7 @@ from typing_extensions import override
 
 from mine_gan.estimators import MINE, ConcatCritic, ConvCritic
 from mine_gan.estimators.mine import Bound, Streams
+from mine_gan.models.seeds import unstack_seed  # the stacking lives beside, not inside, the module
 from mine_gan.nets.losses import gradient_penalty
 from mine_gan.nets.sync_batch_norm import synchronize_batch_norm
 from mine_gan.optim import (
@@ -318,8 +319,6 @@ class GANModule(pl.LightningModule):
         """
         if self.num_seeds == 1:
             return self
-        from mine_gan.models.seeds import unstack_seed  # the stacking lives beside, not inside, the module
-
         return unstack_seed(self, index)
 
     def _gather(self, tensor: Tensor) -> Tensor:

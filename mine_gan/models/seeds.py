@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from mine_gan.contracts import MultiSeedModule
 from mine_gan.estimators import MINE
-from mine_gan.models.gan import GANModule
 from mine_gan.nets.stack import SeedStack
+
+if TYPE_CHECKING:  # gan.py imports this module (seed_module); the type is only named here
+    from mine_gan.models.gan import GANModule
 
 __all__ = ["stack_seeds", "unstack_seed"]
 
@@ -45,7 +49,7 @@ def stack_seeds(modules: Sequence[GANModule], seeds: Sequence[int]) -> GANModule
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"`seeds` must be distinct, got {seeds}")
     first = modules[0]
-    if not isinstance(first, GANModule) or any(type(m) is not type(first) for m in modules):
+    if not isinstance(first, MultiSeedModule) or any(type(m) is not type(first) for m in modules):
         raise TypeError(f"--seeds trains GAN modules of one class, got {sorted({type(m).__name__ for m in modules})}")
     if getattr(first, "mi_source", "own") == "shared":
         raise ValueError("--seeds cannot stack a borrowed estimator (mi_source='shared'): use mi_source='own'")
