@@ -52,7 +52,7 @@ def stack_seeds(modules: Sequence[GANModule], seeds: Sequence[int]) -> GANModule
     if not isinstance(first, MultiSeedModule) or any(type(m) is not type(first) for m in modules):
         raise TypeError(f"--seeds trains GAN modules of one class, got {sorted({type(m).__name__ for m in modules})}")
     if getattr(first, "mi_source", "own") == "shared":
-        raise ValueError("--seeds cannot stack a borrowed estimator (mi_source='shared'): use mi_source='own'")
+        raise ValueError("`seeds` cannot stack a borrowed estimator (mi_source='shared'): use mi_source='own'")
     if any(m.num_seeds != 1 or m._iteration for m in modules):
         raise ValueError("--seeds stacks fresh single-seed modules")
     host = copy.deepcopy(first)  # becomes the stack; its networks are replaced below

@@ -149,8 +149,9 @@ def test_bad_seeds_are_refused_before_training(bad, tmp_path):
             "cannot run a MutualInformationMonitor",
         ),
         (["--trainer.accelerator=cpu", "--trainer.strategy=ddp", "--trainer.devices=2"], "use one device"),
+        (["--model.init_args.mi_source=shared"], "cannot stack a borrowed estimator"),
     ],
-    ids=["monitor", "ddp"],
+    ids=["monitor", "ddp", "borrowed_estimator"],
 )
 def test_settings_that_would_pool_the_seeds_are_refused_in_one_line(extra, named, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
