@@ -271,8 +271,13 @@ def main() -> None:
             "",
             f"Seeds {args.seeds}, {args.iterations} generator iterations (the equal-wall-time MI-free run: that "
             f"times {factor_note or 'its factor, not measured yet'}), 2,500 samples scored per run; mean ± "
-            f"standard error over seeds, min over seeds. Commit {commit[:7]}. "
-            f"{'Complete.' if complete else 'PARTIAL: jobs still to run.'}",
+            f"standard error over seeds, min over seeds. "
+            + (
+                f"Rows trained at commit {previous.get('commit', '?')[:7]}, tables written at {commit[:7]}. "
+                if args.report
+                else f"Commit {commit[:7]}. "
+            )  # fmt: skip
+            + ("Complete." if complete else "PARTIAL: jobs still to run."),
             "",
         ]
         for dataset in datasets:
@@ -284,8 +289,12 @@ def main() -> None:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)  # the reference rows are recomputed, not stored
+        this = "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
         meta = {
-            "commit": commit, "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+            # A report trains nothing: the command that trained the rows stays, and the report's is added.
+            "commit": previous.get("commit", commit) if args.report else commit,
+            "command": previous.get("command", this) if args.report else this,
+            **({"report": {"command": this, "commit": commit}} if args.report else {}),
             "seeds": args.seeds, "iterations": args.iterations, "complete": complete,
             "jobs": {**{ALIASES.get(k, k): v for k, v in known_jobs.items()},
                      **{f"{d}/{v}": {"config": str(c.relative_to(ROOT)), "overrides": o, "sha": h}
