@@ -87,7 +87,7 @@ def paper_rows(design: Path | None) -> dict[str, str]:
     source = design if design is not None else (PAPER_TABLE if PAPER_TABLE.exists() else None)
     if source is None:
         return {}
-    rows, inside, table = {}, source == PAPER_TABLE, []
+    rows, inside, table, budgets = {}, source == PAPER_TABLE, [], []
     for line in source.read_text().splitlines():
         if line.startswith("## "):
             inside = line.startswith("## Reference results")
@@ -96,10 +96,12 @@ def paper_rows(design: Path | None) -> dict[str, str]:
             cells = [c.strip() for c in line.strip("|").split("|")]
             if len(cells) >= 2 and cells[0] != "experiment" and not cells[0].startswith("---"):
                 rows[cells[0]] = cells[1]
+        elif inside and table and line.strip():
+            budgets.append(line)  # the notes under the table: the anchors' budgets (PacGAN's 400,000 updates, ...)
     if design is not None and table:
         PAPER_TABLE.write_text(
             "## Reference results\n\nThe MINE paper's numbers, extracted from the design notes by "
-            "`experiments/make_results.py`.\n\n" + "\n".join(table) + "\n"
+            "`experiments/make_results.py`.\n\n" + "\n".join(table) + "\n\n" + "\n".join(budgets) + "\n"
         )
     return rows
 
