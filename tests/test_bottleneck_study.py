@@ -136,7 +136,7 @@ def test_tuning_gives_both_regularizers_the_same_number_of_valid_candidates() ->
     labels = [tune.label(m, c) for m, cands in grid.items() for c in cands]
     assert len(set(labels)) == len(labels)
     init = _tiny_config()["model"]["init_args"]
-    for method, candidates in grid.items():
+    for candidates in grid.values():
         for candidate in candidates:  # every candidate is a valid InformationBottleneck
             run.instantiate({"class_path": "mine_gan.models.InformationBottleneck", "init_args": {**init, **candidate}})
 

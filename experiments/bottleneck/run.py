@@ -12,7 +12,8 @@ Every row is :class:`~mine_gan.models.InformationBottleneck`, trained on cross-e
 tuning seeds 100-101, never on test, with the same grid of learning rates for every method; ``tune.py`` writes
 its winners to ``results/tuning_<scale>_chosen.json``, which this script reads. Every run is tested at its best
 epoch on validation (the lowest validation error, the earliest of equals; ``best_epoch.py``), the same rule for
-every method. Reported per row: test and validation error (mean ± standard error), paired differences against the deterministic network and against deep VIB with 95 %
+every method. Reported per row: test and validation error (mean ± standard error), paired differences against
+the deterministic network and against deep VIB with 95 %
 t-intervals, and ``I(X; Z)`` estimated independently of any model's critic: a fresh ``estimate_mi`` critic is
 fitted on training pairs ``(x, z ~ enc(x))`` and its bound evaluated on the test pairs (``heldout_estimate``).
 
@@ -118,7 +119,7 @@ def pairs(model: InformationBottleneck, loader: Any) -> tuple[torch.Tensor, torc
         return x.cpu(), torch.cat([model.encode(chunk) for chunk in x.split(4096)]).cpu()
 
 
-def run_one(config: dict, variant: dict[str, Any], seed: int) -> dict[str, float]:
+def run_one(config: dict, variant: dict[str, Any], seed: int, callbacks: tuple = ()) -> dict[str, float]:
     """Train one row, test it at its best epoch on validation (:mod:`best_epoch`), estimate ``I(X; Z)``."""
     pl.seed_everything(seed, verbose=False)
     model_spec = {**config["model"], "init_args": {**config["model"]["init_args"], **variant}}
@@ -128,7 +129,7 @@ def run_one(config: dict, variant: dict[str, Any], seed: int) -> dict[str, float
     best = BestOnValidation()
     trainer = pl.Trainer(
         **config["trainer"],
-        callbacks=[best],
+        callbacks=[best, *callbacks],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -244,11 +245,12 @@ def run_rows(
 def estimate_cost(config: dict, jobs: list[tuple[str, dict[str, Any], int]], workers: int) -> str:
     """Project the CPU time of ``jobs`` from short runs measured here, on one thread; returns a report.
 
-    Each distinct variant is trained for one epoch (health checks off) and its whole row timed (fit, test, the
-    independent estimate): ``t₁``. The first variant is also run for two epochs, which splits ``t₁`` into the
-    per-row fixed cost ``f = 2 t₁ − t₂`` and the epoch. One health check (``mi_check_steps``) is timed on
-    validation-sized pairs. A row of ``E`` epochs then costs ``f + E · (t₁ᵥ − f) + checks · c``. The projection
-    is as loaded as the machine it ran on (the load average is printed with it).
+    Times are this process's CPU time (``time.process_time``, one torch thread), which a loaded machine inflates
+    far less than wall time. Each distinct variant is trained for one epoch (health checks off) and its whole row
+    timed (fit, test, the independent estimate): ``t₁``, of which its epoch (training and validation, timed by a
+    callback) is ``e``. One health check (``mi_check_steps``) is timed on validation-sized pairs: ``c``. A row of
+    ``E`` epochs then costs ``(t₁ − e) + E · e + checks · c``. CPU time still grows somewhat on a loaded machine
+    (shared caches); the load average is printed with the projection.
     """
     import os
 
@@ -260,15 +262,29 @@ def estimate_cost(config: dict, jobs: list[tuple[str, dict[str, Any], int]], wor
         model = {**config["model"], "init_args": {**init, "mi_check_steps": 0}}
         return {**config, "model": model, "trainer": {**config["trainer"], "max_epochs": max_epochs}}
 
-    def timed(cfg: dict, name: str, variant: dict[str, Any]) -> float:
-        start = time.perf_counter()
-        run_job(cfg, name, variant, seed=0)
-        return time.perf_counter() - start
+    class EpochTimer(pl.Callback):
+        def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.start = time.process_time()
 
-    one = {name: timed(short(1), name, variant) for name, variant in variants}
-    first_name, first = variants[0]
-    fixed = max(0.0, 2 * one[first_name] - timed(short(2), first_name, first))
-    per_epoch = {name: max(0.0, t - fixed) for name, t in one.items()}
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.seconds = time.process_time() - self.start  # training and validation of the epoch
+
+    def timed(variant: dict[str, Any]) -> tuple[float, float]:
+        """``(whole row, its epoch)`` in CPU seconds, one epoch, one thread."""
+        torch.set_num_threads(1)
+        timer, start = EpochTimer(), time.process_time()
+        run_one(short(1), variant, seed=0, callbacks=(timer,))
+        return time.process_time() - start, timer.seconds
+
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    wall_start = time.perf_counter()
+    measured = {name: timed(variant) for name, variant in variants}
+    one = {name: t for name, (t, _) in measured.items()}
+    per_epoch = {name: e for name, (_, e) in measured.items()}
+    fixed_of = {name: t - e for name, (t, e) in measured.items()}
+    fixed = statistics.fmean(fixed_of.values())
+    first = variants[0][1]
 
     check_steps, every = int(init.get("mi_check_steps", 0)), int(init.get("mi_check_every_n_epochs", 1))
     checks = sum(1 for e in range(1, epochs + 1) if e % every == 0 or e == epochs) if check_steps else 0
@@ -276,20 +292,24 @@ def estimate_cost(config: dict, jobs: list[tuple[str, dict[str, Any], int]], wor
     if checks:
         model = instantiate({**config["model"], "init_args": {**init, **first}})
         x, z = torch.randn(500, init["input_dim"]), torch.randn(500, init["z_dim"])
-        start = time.perf_counter()
+        start = time.process_time()
         model.mi_check(x, z, steps=check_steps)
-        check_seconds = time.perf_counter() - start
+        check_seconds = time.process_time() - start
 
-    row_seconds = {name: fixed + epochs * per_epoch[name] + checks * check_seconds for name in one}
+    row_seconds = {name: fixed_of[name] + epochs * per_epoch[name] + checks * check_seconds for name in one}
     cpu = sum(row_seconds[name] for name, _, _ in jobs)
     lines = [f"| variant | 1 epoch, s | per epoch, s | projected row ({epochs} epochs), s |", "|---|---|---|---|"]
     lines += [f"| {n} | {one[n]:.1f} | {per_epoch[n]:.2f} | {row_seconds[n]:.0f} |" for n in one]
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    measured_cpu = sum(one.values())
+    slowdown = (time.perf_counter() - wall_start) / max(measured_cpu, 1e-9)
     lines.append(
-        f"\nfixed cost per row (test, independent estimate): {fixed:.1f} s; health check: {checks} x "
-        f"{check_seconds:.1f} s per row.\n{len(jobs)} rows: {cpu / 60:.1f} CPU-minutes (1 thread each), about "
-        f"{cpu / 60 / workers:.1f} min of wall time on {workers} worker process(es) on {os.cpu_count()} cores. "
-        f"Measured under load average {load} (the projection is as slow as this machine was)."
+        f"\nCPU seconds of one thread. Fixed cost per row (data, test, independent estimate): {fixed:.1f} s on "
+        "average; health "
+        f"check: {checks} x {check_seconds:.1f} s per row.\n{len(jobs)} rows: {cpu / 60:.1f} CPU-minutes, about "
+        f"{cpu / 60 / workers:.1f} min of wall time on {workers} worker process(es) with a core each "
+        f"({os.cpu_count()} cores here). While measuring, the load average was {load} and the short runs took "
+        f"{slowdown:.1f}x their CPU time in wall time."
     )
     return "\n".join(lines)
 

@@ -23,10 +23,10 @@ def check_critic_training(lr_mi: float | None, mi_steps: int, mi_betas: tuple[fl
     """``ValueError`` naming the argument unless the critic's own training is well defined.
 
     Example:
-        >>> check_critic_training(None, 2, (0.9, 0.999))
+        >>> check_critic_training(None, 2, (0.9, 0.999))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: `mi_steps`=2 needs the critic's own optimizer: set `lr_mi` (with lr_mi=None the model's optimizer takes one step of the critic per model step)
+        ValueError: `mi_steps`=2 needs the critic's own optimizer: set `lr_mi` (with lr_mi=None the model's ...
     """
     if lr_mi is not None and (isinstance(lr_mi, bool) or not isinstance(lr_mi, (int, float)) or not lr_mi > 0):
         raise ValueError(f"`lr_mi` must be a number > 0 or None, got {lr_mi!r}")

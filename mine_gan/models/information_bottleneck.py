@@ -254,7 +254,8 @@ class InformationBottleneck(pl.LightningModule):
             raise ValueError("`mi_lr_decay`=True decays the critic's own learning rate: set `lr_mi` too")
         if critic is not None and critic_hidden_dims is not None:
             raise ValueError(
-                f"`critic_hidden_dims`={list(critic_hidden_dims)} sizes the default critic: pass it or `critic`, not both"
+                f"`critic_hidden_dims`={list(critic_hidden_dims)} sizes the default critic: pass it or `critic`, "
+                "not both"
             )
         if critic_hidden_dims is not None and (not critic_hidden_dims or min(critic_hidden_dims) < 1):
             raise ValueError(f"`critic_hidden_dims` must be positive widths, got {list(critic_hidden_dims)}")
