@@ -32,6 +32,11 @@ tune = _load("stacked_tune", ROOT / "experiments" / "stacked_digits" / "tune.py"
 TINY = ["--overrides=--data.init_args.num_samples=256", "--overrides=--data.init_args.num_val_samples=64"]
 
 
+def _run(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def _csv(path: Path) -> list[dict[str, str]]:
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -137,7 +142,7 @@ def test_study_end_to_end_at_a_tiny_scale_and_rerun(tmp_path):
     command = [sys.executable, str(ROOT / "experiments" / "stacked_digits" / "study.py"), "--seeds", "0", "1",
                "--iterations", "8", "--curve", "4", "--eval-samples", "100", "--jobs", "2", *TINY,
                "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--name", "tiny"]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    _run(command)
     rows = _csv(tmp_path / "results" / "stacked_digits_tiny.csv")
     assert list(rows[0])[:8] == [
         "variant",
@@ -170,7 +175,7 @@ def test_study_end_to_end_at_a_tiny_scale_and_rerun(tmp_path):
 
     # A rerun trains nothing: every row is kept as it was (its measured seconds to the digit).
     checkpoints = {p: p.stat().st_mtime for p in (tmp_path / "runs").rglob("last.ckpt")}
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    _run(command)
     assert _csv(tmp_path / "results" / "stacked_digits_tiny.csv") == rows
     assert {p: p.stat().st_mtime for p in (tmp_path / "runs").rglob("last.ckpt")} == checkpoints
 
@@ -181,7 +186,7 @@ def test_bigan_rows_resume_and_pair(tmp_path):
                "0", "1", "--epochs", "1", "--overrides=--trainer.limit_train_batches=2",
                "--overrides=--trainer.limit_val_batches=1", "--results", str(tmp_path / "results"), "--runs",
                str(tmp_path / "runs")]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    _run(command)
     rows = _csv(tmp_path / "results" / "bigan_digits_small.csv")
     assert {"variant", "seed", "recon_error", "recon_accuracy_pct", "test_images"} <= set(rows[0])
     assert len(rows) == 6 and {r["test_images"] for r in rows} == {"1000"}
@@ -189,6 +194,6 @@ def test_bigan_rows_resume_and_pair(tmp_path):
     assert "recon_accuracy_pct, ALI+MINE − ALI" in table and "over 2 paired seeds" in table
     assert json.loads((tmp_path / "results" / "meta_small.json").read_text())["complete"]
     assert (tmp_path / "results" / "reconstructions_small.png").exists()
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+    _run(command)
     assert _csv(tmp_path / "results" / "bigan_digits_small.csv") == rows
     assert not math.isnan(float(rows[0]["recon_error"]))

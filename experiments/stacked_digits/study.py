@@ -9,10 +9,11 @@ process (:func:`harness.fit_run`), as a user runs it:
   ``tune.py`` chose, with ``--tuned``);
 * ``GAN (GAN+MINE's wall time)``: the plain GAN trained for as long as GAN+MINE took, at equal wall time rather
   than equal iterations: ``iterations = mean GAN+MINE training seconds / mean GAN seconds per iteration`` over the
-  seeds, both measured by this script (Lightning's ``Timer``, training steps only, stored in the checkpoints),
-  rounded to whole epochs. Each seed continues its own ``GAN`` run from that run's last checkpoint (training
-  resumes exactly where it stopped, so this is the run ``--trainer.max_epochs=<that many epochs>`` gives, without
-  paying the first iterations twice); without that checkpoint it trains from scratch.
+  seeds, both measured by this script (Lightning's ``Timer``, stored in the checkpoints: the fit loop, its
+  per-epoch validation included, without the process's start-up or the scoring), rounded to whole epochs. Each
+  seed continues its own ``GAN`` run from that run's last checkpoint (training resumes exactly where it stopped,
+  so this is the run ``--trainer.max_epochs=<that many epochs>`` gives, without paying the first iterations
+  twice); without that checkpoint it trains from scratch.
 
 The study adds to the YAML's callbacks only what measures: a checkpoint at every epoch's end (the YAMLs' epoch is
 1,000 iterations) and Lightning's ``Timer``; the YAML's ``ModeHistogram`` is left out because this script scores
@@ -20,8 +21,8 @@ every point itself. After a run, the checkpoints at the learning curve's iterati
 the last are scored as ``run.py`` scores: ``--eval-samples`` generated stacks (26,000, the protocol's count; the same
 at every point, since the mode count depends on it), each channel classified by the project's digit classifier
 (``reference.new_metric``): modes of 1,000, KL to uniform, % of channels labelled with p ≥ 0.9 and the Fréchet
-distance to the training digits. Scoring costs about 25 s of one CPU per point on our machines (108 s wall at a
-load average of 10 on 2 cores), 4 points a run; the other epochs' checkpoints are deleted once scored.
+distance to the training digits. Scoring 26,000 stacks took 108 s wall (about 35 s of CPU) on a 2-core machine at a
+load average of 10, 4 points a run; the other epochs' checkpoints are deleted once scored.
 
 The ``real`` and ``noise`` reference rows (``reference.py``) are scored the same way into the same CSV. Paired
 differences GAN+MINE − GAN (and − the equal-wall GAN) per metric, over the seeds both finished, come with a 95 %
@@ -34,7 +35,7 @@ the study is complete.
 
     python experiments/stacked_digits/study.py                      # seeds 0-4, 20,000 iterations, 2 jobs at once
     python experiments/stacked_digits/study.py --tuned experiments/stacked_digits/results/tuning/tune_collapse.json
-    python experiments/stacked_digits/study.py --estimate           # measure seconds/iteration, print the cost
+    python experiments/stacked_digits/study.py --estimate 300       # time 300 batches of each YAML, print the cost
 
 Writes ``results/stacked_digits_collapse.{csv,md}``, ``results/samples_collapse.png``, ``results/meta_collapse.json``.
 """
@@ -160,7 +161,7 @@ def train_row(
 
     ``start_from``: a checkpoint to continue from when ``run_dir`` has none (the equal-wall variant continues the
     GAN's run). Columns: the final ``modes, kl, confident_pct, frechet``, the same with ``_<k>k`` at each curve
-    point, ``train_seconds`` (training steps only), ``seconds_per_iteration`` and ``score_seconds``.
+    point, ``train_seconds`` (the fit loop's, from its ``Timer``), ``seconds_per_iteration`` and ``score_seconds``.
     """
     epoch = per_epoch(config, overrides)
     points = [*curve, iterations]
@@ -323,16 +324,38 @@ def picture(run_dirs: dict[str, Path], seed: int, iterations: dict[str, int], ou
 
 
 # ----------------------------------------------------------------------------------------------- cost
-def measure(config: Path, batches: int, run_dir: Path, threads: int = 1) -> float:
-    """Seconds per generator iteration of ``config``: ``batches`` training batches in a fresh ``mine-gan fit``
-    (Timer, training steps only; the first steps' set-up included)."""
+def measure(config: Path, batches: int, run_dir: Path, threads: int = 1) -> tuple[float, float]:
+    """Seconds per generator iteration of ``config``: ``batches`` training batches in a fresh ``mine-gan fit``.
+
+    Returns ``(wall, cpu)``: the wall seconds of the training steps (Lightning's ``Timer``; the first steps' set-up
+    included), and the CPU seconds they would take on an idle core, estimated as the wall seconds times the share
+    of a core the process had (its CPU time over its wall time, start-up included). On a shared machine the first
+    says what a run costs now, the second what it costs alone.
+    """
+    import resource
+
     if run_dir.exists():
         shutil.rmtree(run_dir)
     overrides = [study_callbacks(config), "--trainer.max_epochs=1", f"--trainer.limit_train_batches={batches}",
                  "--trainer.limit_val_batches=0"]  # fmt: skip
+    before, began = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     fit_run(config, 100, run_dir, overrides, threads=threads)
+    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter() - began
+    share = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / wall
     d_steps = int(yaml.safe_load(config.read_text())["model"]["init_args"].get("d_steps", 1))
-    return training_seconds(checkpoint_dir(run_dir) / "last.ckpt") / (batches // d_steps)
+    per_iteration = training_seconds(checkpoint_dir(run_dir) / "last.ckpt") / (batches // d_steps)
+    return per_iteration, per_iteration * min(share, threads)
+
+
+def estimate(batches: int, runs: Path, threads: int) -> dict[str, float]:
+    """Measure both YAMLs (:func:`measure`), print the seconds per iteration, return the CPU seconds per iteration."""
+    measured = {v: measure(c, batches, runs / "estimate" / v.replace("+", "_"), threads) for v, c in CONFIGS.items()}
+    print(f"seconds per iteration, {batches} batches, {load_average()}:")
+    for variant, (wall, cpu) in measured.items():
+        print(f"  {variant}: {wall * 1000:.1f} ms wall now, about {cpu * 1000:.1f} ms of CPU (one idle core)")
+    wall_ratio, cpu_ratio = (measured[MINE][k] / measured[GAN][k] for k in (0, 1))
+    print(f"  GAN+MINE / GAN: {wall_ratio:.2f}x wall, {cpu_ratio:.2f}x CPU")
+    return {variant: cpu for variant, (_, cpu) in measured.items()}
 
 
 def load_average() -> str:
@@ -342,14 +365,14 @@ def load_average() -> str:
 
 
 def study_cost(seconds: dict[str, float], seeds: int, iterations: int, curve_points: int, score_seconds: float) -> str:
-    """CPU-hours of the study from measured seconds per iteration (one thread per run)."""
+    """CPU-hours of the study from CPU seconds per iteration (one thread per run; scoring about 30 s a point)."""
     gan, mine = seconds[GAN] * iterations, seconds[MINE] * iterations
     equal_wall = max(0.0, mine - gan)  # continues the GAN's run up to GAN+MINE's wall time
     scoring = (2 * (curve_points + 1) + 1) * score_seconds
     total = seeds * (gan + mine + equal_wall + scoring)
     return (f"study, {seeds} seeds × {iterations:,} iterations: GAN {gan / 60:.0f} min + GAN+MINE {mine / 60:.0f} min "
             f"+ equal-wall GAN {equal_wall / 60:.0f} min + scoring {scoring / 60:.0f} min per seed = "
-            f"{total / 3600:.1f} CPU-hours ({total / 7200:.1f} h on 2 cores with --jobs 2)")  # fmt: skip
+            f"{total / 3600:.1f} CPU-hours ({total / 7200:.1f} h on 2 idle cores with --jobs 2)")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------- main
@@ -364,7 +387,10 @@ def tuned_overrides(path: Path | None) -> dict[str, list[str]]:
     """The overrides ``tune.py`` chose per variant (its JSON's ``winners``), or none."""
     if path is None:
         return {GAN: [], MINE: []}
-    winners = json.loads(Path(path).read_text())["winners"]
+    chosen = json.loads(Path(path).read_text())
+    if not chosen.get("complete"):
+        raise SystemExit(f"{path} is from a tuning that has not finished every candidate; finish it (tune.py) first")
+    winners = chosen["winners"]
     return {variant: list(winners.get(variant, {}).get("overrides", [])) for variant in (GAN, MINE)}
 
 
@@ -396,11 +422,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     if args.estimate:
-        seconds = {
-            v: measure(c, args.estimate, args.runs / "estimate" / v.replace("+", "_")) for v, c in CONFIGS.items()
-        }
-        print(f"seconds per iteration ({args.estimate} batches, {load_average()}): "
-              + ", ".join(f"{v} {s * 1000:.1f} ms" for v, s in seconds.items()))  # fmt: skip
+        seconds = estimate(args.estimate, args.runs, args.threads)
         print(study_cost(seconds, len(args.seeds), args.iterations, len(args.curve), score_seconds=30.0))
         return
 

@@ -60,9 +60,8 @@ from study import (  # noqa: E402
     ITERATIONS,
     MINE,
     RESULTS,
+    estimate,
     job_digest,
-    load_average,
-    measure,
     study_cost,
     train_row,
 )
@@ -199,19 +198,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     if args.estimate:
-        seconds = {
-            v: measure(c, args.estimate, args.runs / "estimate" / v.replace("+", "_")) for v, c in CONFIGS.items()
-        }
-        print(
-            f"seconds per iteration ({args.estimate} batches, {load_average()}): "
-            + ", ".join(f"{v} {s * 1000:.1f} ms" for v, s in seconds.items())
-        )
+        seconds = estimate(args.estimate, args.runs, args.threads)
         runs = {family: len(CANDIDATES[family]) * len(args.seeds) for family in args.families}
         train = sum(runs[f] * seconds[f] * args.iterations for f in runs)
         score = 30.0 * sum(runs.values())  # one 26,000-stack scoring per run, about 30 s of one CPU
         print(
             f"tuning, {sum(runs.values())} runs of {args.iterations:,} iterations ({runs}): "
-            f"{(train + score) / 3600:.1f} CPU-hours ({(train + score) / 7200:.1f} h with --jobs 2 on 2 cores); "
+            f"{(train + score) / 3600:.1f} CPU-hours ({(train + score) / 7200:.1f} h with --jobs 2 on 2 idle cores); "
             "the critic of base_channels 64 costs more than the rest"
         )
         print(study_cost(seconds, 5, ITERATIONS, 3, score_seconds=30.0))
@@ -248,7 +241,9 @@ def main() -> None:
                 failures.append(f"{job[1]} seed {job[3]}: {error}")
                 print(f"FAILED {job[1]} seed {job[3]}: {error}", flush=True)
     current = {(r["candidate"], int(r["seed"])) for r in ledger.rows}
-    complete = not failures and all((name, seed) in current for _, name, _, seed in jobs)
+    # Complete: every candidate of the families on every seed, not only those asked for by --candidates.
+    wanted = [(name, seed) for family in args.families for name in CANDIDATES[family] for seed in args.seeds]
+    complete = not failures and all(key in current for key in wanted)
     text, winners = report(ledger.rows, args.seeds, args.iterations)
     text += "\n\n" + ("Complete." if complete else "PARTIAL: candidates still to run.")
     (args.results / f"{args.name}.md").write_text(text + "\n")
