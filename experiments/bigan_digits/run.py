@@ -117,17 +117,17 @@ def table(rows: list[dict], seeds: list[int], epochs: int, std: float) -> str:
         "| method | recon. error | recon. accuracy % | MS-SSIM |",
         "|---|---|---|---|",
     ]
-    for variant in VARIANTS:
+    names = [v for v in VARIANTS if any(r["variant"] == v for r in rows)]  # a resumed study may lack some yet
+    for variant in names:
         rs = [r for r in rows if r["variant"] == variant]
         lines.append(f"| {variant} | " + " | ".join(mean_std([r[k] for r in rs]) for k in METRICS) + " |")
-    lines += ["", "| seed | " + " | ".join(f"{v} error | {v} accuracy %" for v in VARIANTS) + " |"]
-    lines.append("|---|" + "---|---|" * len(VARIANTS))
+    lines += ["", "| seed | " + " | ".join(f"{v} error | {v} accuracy %" for v in names) + " |"]
+    lines.append("|---|" + "---|---|" * len(names))
     for seed in seeds:
+        found = {r["variant"]: r for r in rows if r["seed"] == seed}
         cells = [
-            f"{r['recon_error']:.3f} | {r['recon_accuracy_pct']:.1f}"
-            for variant in VARIANTS
-            for r in rows
-            if r["variant"] == variant and r["seed"] == seed
+            f"{found[v]['recon_error']:.3f} | {found[v]['recon_accuracy_pct']:.1f}" if v in found else "— | —"
+            for v in names
         ]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -176,12 +176,16 @@ def train_and_score(variant: str, seed: int, epochs: int, overrides: list[str], 
 
 
 def paired_lines(rows: list[dict]) -> list[str]:
-    """ALI+MINE against each ALI row, paired by seed, on every metric."""
+    """ALI+MINE against each ALI row, paired by seed, on every metric (once a seed has both)."""
+
+    def seeds(name: str) -> set[int]:
+        return {int(r["seed"]) for r in rows if r["variant"] == name}
+
     return [
         paired_comparison(rows, metric, higher, baseline, "ALI+MINE")
         for baseline in BASELINES
+        if seeds(baseline) & seeds("ALI+MINE")
         for metric, higher in METRICS.items()
-        if any(r["variant"] == baseline for r in rows)
     ]
 
 
