@@ -1,9 +1,10 @@
 """Choose every bottleneck row's settings on the validation split, never on test.
 
-Search spaces (``SPACES``): the deterministic net and dropout have small grids, searched whole (3 and 6
+Search spaces (:func:`spaces`): the deterministic net and dropout have small grids, searched whole (3 and 6
 candidates: they have nothing else to tune). The two regularizers get the **same number of candidates**
 (``--candidates``, 8 by default: 58 CPU-minutes projected by ``--estimate-cost``; 10 would be 71),
-drawn at random from their spaces by a fixed stream (random search, Bergstra & Bengio, JMLR 2012: with as many draws, a larger space is searched as well in each of the dimensions that matter):
+drawn at random from their spaces by a fixed stream (random search, Bergstra & Bengio, JMLR 2012: with as many
+draws, a larger space is searched as well in each of the dimensions that matter):
 
 * deep VIB: β log-uniform in [1e-4, 1e-1], learning rate in {3e-4, 1e-3, 3e-3};
 * MINE-IB: the same β and learning rates, plus its critic's own training: ``mi_steps`` in {1, 2, 5} critic steps
