@@ -177,7 +177,7 @@ class ConvCritic(nn.Module):
 
 
 def joint_and_marginal_scores(critic: nn.Module, x: Tensor, z: Tensor, z_marginal: Tensor) -> tuple[Tensor, Tensor]:
-    """Scores ``T(x_i, z_i)`` and ``T(x_i, z'_i)``, ``(N,)`` each, through ``critic.joint_and_marginal`` when it has one.
+    """Scores ``T(x_i, z_i)`` and ``T(x_i, z'_i)``, ``(N,)`` each, by ``critic.joint_and_marginal`` when it has one.
 
     Otherwise one call of the critic on the ``2N`` pairs ``[x; x]`` against ``[z; z']``.
 
