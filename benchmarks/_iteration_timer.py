@@ -12,13 +12,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import pytorch_lightning as pl
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
 class IterationTime(NamedTuple):
@@ -78,3 +80,31 @@ def time_fit(
             timed = json.loads(line)
             return IterationTime(float(timed["seconds_per_batch"]), float(timed["cpu_seconds_per_batch"]))
     raise RuntimeError(f"run failed ({config.name} {' '.join(extra)}):\n{out.stderr[-2000:]}")
+
+
+@contextmanager
+def checkout(ref: str | None) -> Iterator[Path | None]:
+    """The repository at commit ``ref`` as a temporary ``git worktree`` (removed afterwards); ``None`` for no ref."""
+    if ref is None:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp()) / "baseline"
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True, capture_output=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=False)
+
+
+def timing_meta(started: float, loads: Sequence[float]) -> dict:
+    """What a timing table's meta file records: commit, command, uncommitted package files, wall time and load."""
+    git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT).stdout  # noqa: E731
+    return {
+        "commit": git("rev-parse", "HEAD").strip(),
+        "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+        "uncommitted": git("status", "--porcelain", "mine_gan").splitlines(),
+        "wall_seconds": round(time.time() - started, 1),
+        "load_average": [round(x, 2) for x in loads],
+        "cpus": os.cpu_count(),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }

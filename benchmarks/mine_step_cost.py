@@ -23,7 +23,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 STACKED = ROOT / "experiments" / "stacked_digits"
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _iteration_timer import IterationTime, time_fit  # noqa: E402
+from _iteration_timer import IterationTime, checkout, time_fit, timing_meta  # noqa: E402
 
 
 def critic_overrides(config: Path, base_channels: int) -> list[str]:
@@ -67,24 +66,17 @@ def main() -> None:
     ]
     rows += [(f"this commit: gan_mine.yaml, ConvCritic base_channels={w}", ROOT, gan_mine,
               critic_overrides(gan_mine, w)) for w in args.critic_widths]  # fmt: skip
-    baseline_dir = None
-    if args.baseline:
-        baseline_dir = Path(tempfile.mkdtemp()) / "baseline"
-        subprocess.run(["git", "worktree", "add", "--detach", str(baseline_dir), args.baseline], cwd=ROOT, check=True,
-                       capture_output=True)  # fmt: skip
-        rows += [(f"baseline {args.baseline}: gan.yaml", baseline_dir, gan, []),
-                 (f"baseline {args.baseline}: gan_mine.yaml", baseline_dir, gan_mine, [])]  # fmt: skip
-    times: dict[int, list[IterationTime]] = {i: [] for i in range(len(rows))}
-    loads = []
-    try:
+    loads: list[float] = []
+    with checkout(args.baseline) as baseline_dir:
+        if baseline_dir is not None:
+            rows += [(f"baseline {args.baseline}: gan.yaml", baseline_dir, gan, []),
+                     (f"baseline {args.baseline}: gan_mine.yaml", baseline_dir, gan_mine, [])]  # fmt: skip
+        times: dict[int, list[IterationTime]] = {i: [] for i in range(len(rows))}
         for _ in range(args.repeats):
             for i, (_, source, config, extra) in enumerate(rows):
                 loads.append(os.getloadavg()[0])
                 times[i].append(time_fit(config, source, threads=args.threads, batches=args.batches,
                                          warmup=args.warmup, extra=extra))  # fmt: skip
-    finally:
-        if baseline_dir is not None:
-            subprocess.run(["git", "worktree", "remove", "--force", str(baseline_dir)], cwd=ROOT, check=False)
     wall = {i: statistics.median(t.wall for t in ts) for i, ts in times.items()}
     cpu = {i: statistics.median(t.cpu for t in ts) for i, ts in times.items()}
     plain = {rows[i][1]: i for i in times if rows[i][2] == gan}
@@ -107,17 +99,7 @@ def main() -> None:
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "mine_step_cost.txt").write_text(text)
-    meta = {
-        "commit": commit,
-        "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
-        "uncommitted": subprocess.run(
-            ["git", "status", "--porcelain", "mine_gan"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.splitlines(),
-        "wall_seconds": round(time.time() - start, 1),
-        "load_average": [round(x, 2) for x in loads],
-        "cpus": os.cpu_count(),
-        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
+    meta = timing_meta(start, loads)
     (RESULTS / "mine_step_cost_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 

@@ -18,9 +18,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT = ROOT / "mine_gan" / "configs" / "default.yaml"
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _iteration_timer import time_fit  # noqa: E402
+from _iteration_timer import checkout, time_fit, timing_meta  # noqa: E402
 
 
 def time_run(source: Path, seeds: int, threads: int, batches: int, warmup: int) -> float:
@@ -46,25 +44,17 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="a commit whose single run is timed too")
     args = parser.parse_args()
     start = time.time()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     rows = [("this commit", 1, 1, ROOT), ("this commit", 1, 2, ROOT)]
     rows += [("this commit", args.seeds, 1, ROOT), ("this commit", args.seeds, 2, ROOT)]
-    baseline_dir = None
-    if args.baseline:
-        baseline_dir = Path(tempfile.mkdtemp()) / "baseline"
-        subprocess.run(["git", "worktree", "add", "--detach", str(baseline_dir), args.baseline], cwd=ROOT, check=True,
-                       capture_output=True)  # fmt: skip
-        rows.insert(0, (f"baseline {args.baseline}", 1, 1, baseline_dir))
-    times: dict[int, list[float]] = {i: [] for i in range(len(rows))}
-    loads = []
-    try:
+    loads: list[float] = []
+    with checkout(args.baseline) as baseline_dir:
+        if baseline_dir is not None:
+            rows.insert(0, (f"baseline {args.baseline}", 1, 1, baseline_dir))
+        times: dict[int, list[float]] = {i: [] for i in range(len(rows))}
         for _ in range(args.repeats):
             for i, (_, seeds, threads, source) in enumerate(rows):
                 loads.append(os.getloadavg()[0])
                 times[i].append(time_run(source, seeds, threads, args.batches, args.warmup))
-    finally:
-        if baseline_dir is not None:
-            subprocess.run(["git", "worktree", "remove", "--force", str(baseline_dir)], cwd=ROOT, check=False)
     single = {threads: statistics.median(times[i]) for i, (name, s, threads, _) in enumerate(rows)
               if s == 1 and name == "this commit"}  # fmt: skip
     lines = [
@@ -85,17 +75,7 @@ def main() -> None:
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "seeds_speed.txt").write_text(text)
-    meta = {
-        "commit": commit,
-        "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
-        "uncommitted": subprocess.run(
-            ["git", "status", "--porcelain", "mine_gan"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.splitlines(),
-        "wall_seconds": round(time.time() - start, 1),
-        "load_average": [round(x, 2) for x in loads],
-        "cpus": os.cpu_count(),
-        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
+    meta = timing_meta(start, loads)
     (RESULTS / "seeds_speed_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
