@@ -93,12 +93,14 @@ def config_path(dataset: str, variant: str) -> Path:
 
 
 def tuned_overrides() -> list[str] | None:
-    """The MI-free family's winner of ``mode_coverage_tune.py`` (its overrides less the tuning's length), or None."""
+    """The MI-free family's winner of a finished ``mode_coverage_tune.py`` search (its overrides less the tuning's
+    length), or None while the search is incomplete."""
     if not TUNING.exists():
         return None
-    winner = json.loads(TUNING.read_text()).get("winners", {}).get("MI-free")
-    if winner is None:
-        return None
+    tuning = json.loads(TUNING.read_text())
+    winner = tuning.get("winners", {}).get("MI-free")
+    if winner is None or "MI-free" not in tuning.get("complete_families", []):
+        return None  # a winner among the candidates run so far is not the search's winner
     return [o for o in winner["overrides"].split() if not o.startswith("--trainer.max_epochs=")]
 
 
@@ -241,7 +243,7 @@ def main() -> None:
         for variant in args.variants:
             defined = job(dataset, variant, args.iterations, measured)
             if defined is None:
-                why = ("no MI-free winner in mode_coverage_tune.json" if variant == TUNED
+                why = ("the MI-free search of mode_coverage_tune.py is not complete" if variant == TUNED
                        else "no wall times of GAN+MINE (code) and MI-free (gan.yaml) to match")  # fmt: skip
                 print(f"{dataset}/{variant}: not defined yet ({why}); skipped")
                 continue

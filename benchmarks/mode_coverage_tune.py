@@ -103,6 +103,7 @@ def main() -> None:
     p.add_argument("--grid", type=json.loads, default=GRID, help="JSON {override: [values]} shared by both families")
     p.add_argument("--families", nargs="+", choices=list(FAMILIES), default=list(FAMILIES))
     p.add_argument("--search", choices=["one_factor", "product"], default="one_factor", help="see the module doc")
+    p.add_argument("--report", action="store_true", help="write the table and winners from the CSV; train nothing")
     p.add_argument("--out", type=Path, default=RESULTS / "mode_coverage_tune")
     args = p.parse_args()
     if min(args.seeds) < 100:
@@ -116,12 +117,19 @@ def main() -> None:
             for r in csv.DictReader(f):
                 done.setdefault(r["candidate"], []).append(r)
     start = time.time()
+    grids = {family: dict(args.grid) | (MI_GRID if family == "GAN+MINE" else {}) for family in args.families}
+    # A family's winner stands only once every one of its candidates has run (mode_coverage.py reads it then).
+    planned = {family: [label(family, s) for s in candidates(grids[family], args.search)] for family in args.families}
+
+    def finished() -> list[str]:
+        return [family for family, names in planned.items() if all(n in done for n in names)]
+
     for family in args.families:
         config = ROOT / "experiments" / "gaussians25" / FAMILIES[family]
-        grid = dict(args.grid) | (MI_GRID if family == "GAN+MINE" else {})
+        grid = grids[family]
         for setting in candidates(grid, args.search):
             name = label(family, setting)
-            if name in done:
+            if name in done or args.report:
                 continue
             extra = overrides(setting)
             per_epoch = iterations_per_epoch(config) // int(setting.get("model.init_args.d_steps", 1))
@@ -133,13 +141,20 @@ def main() -> None:
                      "seconds": round(time.time() - began), "overrides": " ".join(extra)}
                     for seed, m in per_seed.items()]  # fmt: skip
             done[name] = rows
-            write(stem, done, args, commit, time.time() - start)
+            write(stem, done, args, commit, time.time() - start, finished())
             print(f"{name}: HQ {[round(float(r['high_quality_pct']), 1) for r in rows]}", flush=True)
-    print(write(stem, done, args, commit, time.time() - start))
+    print(write(stem, done, args, commit, time.time() - start, finished()))
 
 
-def write(stem: Path, done: dict[str, list[dict[str, Any]]], args: argparse.Namespace, commit: str, wall: float) -> str:
-    """Table, CSV and the winners (JSON) of the candidates finished so far."""
+def write(
+    stem: Path,
+    done: dict[str, list[dict[str, Any]]],
+    args: argparse.Namespace,
+    commit: str,
+    wall: float,
+    complete: list[str],
+) -> str:
+    """Table, CSV and the winners (JSON) of the candidates finished so far; ``complete``: the families all run."""
     rows = [r for rs in done.values() for r in rs]
     with open(stem.with_suffix(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
@@ -164,22 +179,30 @@ def write(stem: Path, done: dict[str, list[dict[str, Any]]], args: argparse.Name
         if eligible:
             best = max(eligible, key=lambda n: (eligible[n]["hq"], -eligible[n]["kl"]))
             winners[family] = {"candidate": best, "overrides": eligible[best]["overrides"]}
-            lines.append(f"chosen {family}: {best}")
+            so_far = "" if family in complete else " (best so far: the search is not complete)"
+            lines.append(f"chosen {family}: {best}{so_far}")
         robust = sum(s["min_modes"] >= NUM_MODES and s["min_hq"] >= 80 for s in members.values())
         if members:
             lines.append(f"{family}: {robust}/{len(members)} candidates keep every mode with >= 80 % HQ on every seed")
+    this = "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+    previous = json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
+    # A report trains nothing: the rows' commit and command stay, the report's own go beside them.
+    trained = previous.get("commit", commit) if args.report else commit
+    where = f"rows trained at commit {trained[:7]}, tables at {commit[:7]}" if args.report else f"commit {commit[:7]}"
     lines.append("rule: every mode on every tuning seed, then highest mean HQ %, then lowest mean KL; "
-                 f"wall {wall / 60:.1f} min this run; commit {commit[:7]}")  # fmt: skip
+                 f"wall {wall / 60:.1f} min this run; {where}")  # fmt: skip
     text = "\n".join(lines) + "\n"
     stem.with_suffix(".txt").write_text(text)
     meta = {
-        "commit": commit,
+        "commit": trained,
         "seeds": args.seeds,
         "iterations": args.iterations,
         "grid": args.grid,
         "search": args.search,
         "winners": winners,
-        "command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+        "complete_families": complete,
+        "command": previous.get("command", this) if args.report else this,
+        **({"report": {"command": this, "commit": commit}} if args.report else {}),
     }
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")  # fmt: skip
     return text

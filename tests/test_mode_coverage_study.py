@@ -37,7 +37,10 @@ def test_tuned_variant_takes_the_tuning_winner_without_its_length(study, tmp_pat
     monkeypatch.setattr(study, "TUNING", tmp_path / "tune.json")
     assert study.job("grid", study.TUNED, 30_000, None) is None  # no tuning yet
     winner = "--model.init_args.lr_g=0.001 --model.init_args.d_steps=2 --trainer.max_epochs=200"
-    (tmp_path / "tune.json").write_text(json.dumps({"winners": {"MI-free": {"overrides": winner}}}))
+    tuning = {"winners": {"MI-free": {"overrides": winner}}, "complete_families": []}
+    (tmp_path / "tune.json").write_text(json.dumps(tuning))
+    assert study.job("grid", study.TUNED, 30_000, None) is None  # the best so far of an unfinished search
+    (tmp_path / "tune.json").write_text(json.dumps(tuning | {"complete_families": ["MI-free"]}))
     config, overrides, per_epoch, _ = study.job("grid", study.TUNED, 30_000, None)
     assert config.name == "gan.yaml"
     assert overrides[:2] == ["--model.init_args.lr_g=0.001", "--model.init_args.d_steps=2"]
