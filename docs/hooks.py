@@ -4,6 +4,7 @@
 - ``results/`` are the experiments' tables beside the paper's numbers, made by ``experiments/make_results.py``
   (the functions that write ``experiments/RESULTS.md``) from each ``experiments/<name>/results/`` folder, one page
   per experiment, with their pictures; ``results/mode-coverage.md`` is ``benchmarks/results/mode_coverage.txt``;
+  ``results/paper-numbers.md`` is ``experiments/paper_numbers.md`` (the reference numbers and the anchors' budgets);
 - ``notebooks/*.ipynb`` are rendered by mkdocs-jupyter (not executed: ``tests/test_notebooks.py`` executes them);
 - the pictures those pages show are served at their repository paths.
 
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"(!?\[[^\]\n]*\]\()([^)\s]+)(\))")
 FIGURE_LINK = re.compile(r"\[([^\]]+\.png)\]\(([^)]+)\)")
 MODE_COVERAGE = "benchmarks/results/mode_coverage.txt"
+PAPER_NUMBERS = "experiments/paper_numbers.md"
 
 # repository path of every file the site holds -> its path in the site (filled by on_files)
 _site_path: dict[str, str] = {}
@@ -92,6 +94,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         generated(site, content, at if site != "results/index.md" else "results/index.md")
     _site_path["experiments/RESULTS.md"] = "results/index.md"
     _site_path[MODE_COVERAGE] = "results/mode-coverage.md"
+    paper = (ROOT / PAPER_NUMBERS).read_text().replace("## Reference results", "# The paper's numbers", 1)
+    generated("results/paper-numbers.md", paper, PAPER_NUMBERS)
+    _site_path[PAPER_NUMBERS] = "results/paper-numbers.md"
     served = [*(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "experiments").glob("*/results/*.png")]
     served += (ROOT / "benchmarks" / "results").glob("*.png")
     for path in served:

@@ -20,6 +20,13 @@ import tune  # noqa: E402
 from best_epoch import BestOnValidation, best_epoch  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _this_study_first_on_the_path(monkeypatch):
+    # The study's job runner spawns workers that import `run` by name along the parent's sys.path; other studies'
+    # tests put their own run.py (stacked_digits, bigan_digits) on the path too, so this one must come first.
+    monkeypatch.syspath_prepend(str(ROOT / "experiments" / "bottleneck"))
+
+
 def _tiny_config() -> dict:
     """configs/mnist5k.yaml, narrowed and cut to two batches so the test trains the real module in seconds."""
     config = yaml.safe_load((ROOT / "experiments" / "bottleneck" / "configs" / "mnist5k.yaml").read_text())
