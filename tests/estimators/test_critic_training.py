@@ -9,14 +9,7 @@ from torch import nn
 from mine_gan import MINE, MIRegularizer
 from mine_gan.estimators import ConcatCritic
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets: intra-op threads only add overhead (and spin on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _critic(seed: int = 0) -> ConcatCritic:

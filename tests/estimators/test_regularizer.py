@@ -16,13 +16,7 @@ from mine_gan.functional import adaptive_clip, global_norm
 SIGN = {"maximize": 1.0, "minimize": -1.0}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets: intra-op threads only add overhead (and spin on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _critic(seed: int = 0, dim: int = 2) -> ConcatCritic:

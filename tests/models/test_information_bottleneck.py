@@ -14,14 +14,7 @@ from mine_gan.estimators import ConcatCritic
 from mine_gan.models import InformationBottleneck
 from mine_gan.models.information_bottleneck import StochasticEncoder
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets: intra-op threads only add overhead (and spin on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(cls: type[InformationBottleneck] = InformationBottleneck, **kwargs) -> InformationBottleneck:
